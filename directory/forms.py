@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from directory.languages import LANGUAGES
+from directory.models import WEEKDAYS, Schedule, Service, TaxonomyTerm
+from directory.search import Point, SearchParams, zip_point
+from directory.taxonomy import NEED_NAMES
+
+RADIUS_CHOICES = [
+    ("1", _("1 mile")),
+    ("2", _("2 miles")),
+    ("5", _("5 miles")),
+    ("10", _("10 miles")),
+    ("25", _("25 miles")),
+    ("50", _("50 miles")),
+]
+DAY_NAMES = [
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+]
+OPEN_CHOICES = [("", _("Any time")), ("now", _("Open now"))] + [
+    (str(i), name) for i, name in enumerate(DAY_NAMES)
+]
+SORT_CHOICES = [
+    ("", _("Best first")),
+    ("distance", _("Nearest first")),
+    ("relevance", _("Best match first")),
+]
+
+
+def term_choices() -> list[tuple[str, str]]:
+    """Top two levels of the shipped taxonomy, children indented under their parent."""
+    terms = list(
+        TaxonomyTerm.objects.filter(vocabulary="handoff").values_list("pk", "code", "name")
+    )
+    choices = [("", _("Any type of service"))]
+    for pk, code, name in terms:
+        depth = code.count(".")
+        if depth <= 1:
+            choices.append((str(pk), ("\u2003" * depth) + name))
+    return choices
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Words"),
+        required=False,
+        max_length=200,
+        help_text=_("For example: food pantry, rent, rides"),
+    )
+    need = forms.ChoiceField(
+        label=_("Need"), required=False, choices=[("", _("Any need")), *NEED_NAMES.items()]
+    )
+    term = forms.TypedChoiceField(
+        label=_("Type of service"), required=False, coerce=int, empty_value=None
+    )
+    zip = forms.CharField(label=_("Near ZIP code"), required=False, max_length=10)
+    radius = forms.TypedChoiceField(
+        label=_("Within"),
+        required=False,
+        choices=RADIUS_CHOICES,
+        coerce=float,
+        empty_value=10.0,
+        initial="10",
+    )
+    open = forms.ChoiceField(label=_("Open"), required=False, choices=OPEN_CHOICES)
+    language = forms.ChoiceField(
+        label=_("Language spoken"),
+        required=False,
+        choices=[("", _("Any language")), *LANGUAGES.items()],
+    )
+    age = forms.IntegerField(
+        label=_("Age of the person"), required=False, min_value=0, max_value=120
+    )
+    accepting = forms.BooleanField(label=_("Only services accepting referrals"), required=False)
+    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORT_CHOICES)
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["term"].choices = term_choices()
+
+    def clean_zip(self) -> str:
+        value = self.cleaned_data["zip"].strip()
+        if value and zip_point(value) is None:
+            raise forms.ValidationError(
+                _("We don't know the ZIP code %(zip)s. Enter a 5-digit US ZIP code."),
+                params={"zip": value},
+            )
+        return value
+
+    def params(self) -> SearchParams:
+        data = self.cleaned_data
+        origin: Point | None = zip_point(data["zip"]) if data.get("zip") else None
+        open_choice = data.get("open") or ""
+        return SearchParams(
+            q=data.get("q") or "",
+            need=data.get("need") or "",
+            term=data.get("term"),
+            origin=origin,
+            radius=data.get("radius") or 10.0,
+            sort=data.get("sort") or "",
+            open_now=open_choice == "now",
+            open_day=int(open_choice) if open_choice.isdigit() else None,
+            language=data.get("language") or "",
+            age=data.get("age"),
+            accepting=bool(data.get("accepting")),
+            page=data.get("page") or 1,
+        )
+
+
+class ServiceEditForm(forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        label=_("Languages spoken"),
+        required=False,
+        choices=list(LANGUAGES.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "name",
+            "description",
+            "eligibility_description",
+            "minimum_age",
+            "maximum_age",
+            "accepts_referrals",
+            "capacity",
+            "response_time_days",
+            "application_process",
+            "fees_description",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "eligibility_description": forms.Textarea(attrs={"rows": 2}),
+            "application_process": forms.Textarea(attrs={"rows": 2}),
+            "fees_description": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["languages"].initial = list(
+                self.instance.languages.values_list("code", flat=True)
+            )
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("minimum_age"), data.get("maximum_age")
+        if low is not None and high is not None and low > high:
+            self.add_error("maximum_age", _("The maximum age must not be below the minimum age."))
+        return data
+
+
+class ScheduleForm(forms.ModelForm):
+    days = forms.MultipleChoiceField(
+        label=_("Days"),
+        choices=list(zip(WEEKDAYS, DAY_NAMES, strict=True)),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Schedule
+        fields = ["opens_at", "closes_at", "timezone"]
+        widgets = {
+            "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {
+            "closes_at": _("A closing time before the opening time means open past midnight.")
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["days"].initial = [d for d in self.instance.byday.split(",") if d]
+
+    def save(self, commit: bool = True):
+        self.instance.byday = ",".join(d for d in WEEKDAYS if d in self.cleaned_data["days"])
+        return super().save(commit=commit)
+
+
+ScheduleFormSet = forms.inlineformset_factory(
+    Service, Schedule, form=ScheduleForm, fk_name="service", extra=1, can_delete=True
+)

@@ -1,0 +1,142 @@
+"""The shipped open taxonomy and the mapping from SDOH categories to its terms."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+VOCABULARY = "handoff"
+
+# The names people see for SDOH categories (codes from the Gravity IG's temporary code system).
+NEED_NAMES = {
+    "food-insecurity": _("Food"),
+    "housing-instability": _("Housing instability"),
+    "homelessness": _("Homelessness"),
+    "inadequate-housing": _("Unsafe or inadequate housing"),
+    "transportation-insecurity": _("Transportation"),
+    "financial-insecurity": _("Money"),
+    "material-hardship": _("Material hardship"),
+    "educational-attainment": _("Education"),
+    "employment-status": _("Employment"),
+    "veteran-status": _("Veterans"),
+    "stress": _("Stress"),
+    "social-connection": _("Social connection"),
+    "intimate-partner-violence": _("Intimate partner violence"),
+    "elder-abuse": _("Elder abuse"),
+    "personal-health-literacy": _("Health literacy"),
+    "health-insurance-coverage-status": _("Health insurance"),
+    "medical-cost-burden": _("Medical costs"),
+    "digital-literacy": _("Digital skills"),
+    "digital-access": _("Internet and devices"),
+    "utility-insecurity": _("Utilities"),
+    "incarceration-status": _("Reentry after incarceration"),
+    "language-access": _("Language access"),
+    "protective-factor": _("Protective factors"),
+    "sdoh-category-unspecified": _("Other social needs"),
+}
+
+
+@cache
+def taxonomy_document() -> dict:
+    return json.loads((DATA_DIR / "taxonomy.json").read_text(encoding="utf-8"))
+
+
+@cache
+def sdoh_mapping() -> dict[str, list[str]]:
+    """SDOH category code → taxonomy term codes that meet it (each covering its subtree)."""
+    return json.loads((DATA_DIR / "sdoh_mapping.json").read_text(encoding="utf-8"))["mapping"]
+
+
+def load_taxonomy(term_model=None) -> int:
+    """Create or update the shipped terms (by code); safe to run again. Returns the count.
+
+    Takes the model so a data migration can pass its historical model.
+    """
+    if term_model is None:
+        from directory.models import TaxonomyTerm as term_model
+    by_code: dict[str, object] = {}
+    for spec in taxonomy_document()["terms"]:
+        term, _created = term_model.objects.update_or_create(
+            vocabulary=VOCABULARY,
+            code=spec["code"],
+            defaults={
+                "hsds_id": uuid.UUID(spec["id"]),
+                "name": spec["name"],
+                "description": spec["description"],
+                "parent": by_code.get(spec["parent_code"]) if spec["parent_code"] else None,
+            },
+        )
+        by_code[spec["code"]] = term
+    return len(by_code)
+
+
+@dataclass
+class TermTree:
+    """Every term's code and parent, loaded in one query, for walking the tree in Python."""
+
+    code_of: dict[int, str]
+    parent_of: dict[int, int | None]
+    id_of: dict[str, int]
+
+    @classmethod
+    def load(cls) -> TermTree:
+        from directory.models import TaxonomyTerm
+
+        code_of, parent_of, id_of = {}, {}, {}
+        for pk, code, parent_id, vocabulary in TaxonomyTerm.objects.values_list(
+            "pk", "code", "parent_id", "vocabulary"
+        ):
+            code_of[pk] = code
+            parent_of[pk] = parent_id
+            if vocabulary == VOCABULARY:
+                id_of[code] = pk
+        return cls(code_of, parent_of, id_of)
+
+    def with_descendants(self, term_ids: Iterable[int]) -> set[int]:
+        wanted = set(term_ids)
+        children: dict[int, list[int]] = {}
+        for pk, parent in self.parent_of.items():
+            if parent is not None:
+                children.setdefault(parent, []).append(pk)
+        found, stack = set(), list(wanted)
+        while stack:
+            pk = stack.pop()
+            if pk in found:
+                continue
+            found.add(pk)
+            stack.extend(children.get(pk, ()))
+        return found
+
+    def ancestors_and_self(self, term_id: int) -> list[int]:
+        chain, seen = [], set()
+        current: int | None = term_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            chain.append(current)
+            current = self.parent_of.get(current)
+        return chain
+
+    def terms_for_need(self, category_code: str) -> set[int]:
+        """Ids of the terms that meet an SDOH category, descendants included."""
+        roots = [self.id_of[c] for c in sdoh_mapping().get(category_code, []) if c in self.id_of]
+        return self.with_descendants(roots)
+
+    def needs_for_terms(self, term_ids: Iterable[int]) -> set[str]:
+        """SDOH categories met by a service with these terms."""
+        codes = {self.code_of[a] for t in term_ids for a in self.ancestors_and_self(t) if a in self.code_of}
+        return {need for need, mapped in sdoh_mapping().items() if codes.intersection(mapped)}
+
+
+def needs_for_terms(term_ids: Iterable[int], tree: TermTree | None = None) -> set[str]:
+    return (tree or TermTree.load()).needs_for_terms(term_ids)
+
+
+def need_choices() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in NEED_NAMES.items()]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.models import Role
+from accounts.scoping import (
+    current_organization,
+    get_in_current_org_or_404,
+    org_admin_required,
+    role_required,
+)
+from directory.forms import DAY_NAMES, ScheduleFormSet, SearchForm, ServiceEditForm
+from directory.languages import language_name
+from directory.models import Language, Service
+from directory.search import SearchParams, annotate_for_display, search_services, with_display_data
+from directory.taxonomy import NEED_NAMES
+
+
+@require_GET
+@role_required()
+@vary_on_headers("HX-Request")
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    # An invalid filter (an unknown ZIP) is shown at its field; the rest still search.
+    params = form.params() if form.is_valid() else _params_without_errors(form)
+    results = search_services(params)
+    template = "directory/search.html#results" if request.htmx else "directory/search.html"
+    return TemplateResponse(
+        request,
+        template,
+        {
+            "form": form,
+            "results": results,
+            "params": params,
+            "need_facets": [(code, NEED_NAMES.get(code, code), n) for code, n in results.need_facets],
+            "language_facets": [(code, language_name(code), n) for code, n in results.language_facets],
+            "need_names": NEED_NAMES,
+        },
+    )
+
+
+def _params_without_errors(form: SearchForm) -> SearchParams:
+    for name in list(form.errors):
+        form.cleaned_data.pop(name, None)
+    return form.params()
+
+
+def _visible_service(request: HttpRequest, hsds_id: uuid.UUID) -> Service:
+    """An active service anyone signed in may see, or any service of the user's organization."""
+    qs = with_display_data(Service.objects.all(), timezone.now()).prefetch_related(
+        "taxonomy_terms", "required_documents", "cost_options", "service_areas", "service_at_locations__location__phones"
+    )
+    service = qs.filter(hsds_id=hsds_id).first()
+    if service is None:
+        raise Http404
+    if service.status != Service.Status.ACTIVE and service.organization_id != current_organization(request).pk:
+        raise Http404
+    return service
+
+
+@require_GET
+@role_required()
+def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
+    service = _visible_service(request, hsds_id)
+    now = timezone.now()
+    annotate_for_display([service], now)
+    week = [(name, [s for s in service.schedules.all() if s.runs_on(i)]) for i, name in enumerate(DAY_NAMES)]
+    return TemplateResponse(
+        request,
+        "directory/service_detail.html",
+        {"service": service, "week": week, "languages": [language_name(lang.code) for lang in service.languages.all()]},
+    )
+
+
+@require_GET
+@role_required(Role.CBO_STAFF, Role.ORG_ADMIN)
+def my_services(request: HttpRequest) -> HttpResponse:
+    organization = current_organization(request)
+    services = list(with_display_data(Service.objects.of_organization(organization), timezone.now()))
+    annotate_for_display(services, timezone.now())
+    return TemplateResponse(
+        request, "directory/my_services.html", {"services": services, "organization": organization}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_admin_required
+def edit_service(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
+    service = get_in_current_org_or_404(Service.objects.all(), request, hsds_id=hsds_id)
+    previous_capacity = service.capacity
+    form = ServiceEditForm(request.POST or None, instance=service)
+    hours = ScheduleFormSet(request.POST or None, instance=service, prefix="hours")
+    if request.method == "POST" and form.is_valid() and hours.is_valid():
+        with transaction.atomic():
+            service = form.save()
+            if service.capacity != previous_capacity:
+                service.set_capacity(service.capacity, by=request.user)
+            hours.save()
+            _replace_languages(service, form.cleaned_data["languages"])
+            service.refresh_search_document()
+        messages.success(request, _("%(name)s was saved. Search shows the change now.") % {"name": service.name})
+        return redirect("directory:my_services")
+    return TemplateResponse(
+        request,
+        "directory/edit_service.html",
+        {"form": form, "hours": hours, "service": service},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _replace_languages(service: Service, codes: list[str]) -> None:
+    service.languages.exclude(code__in=codes).delete()
+    existing = set(service.languages.values_list("code", flat=True))
+    with translation.override("en"):  # HSDS language names are stored in English
+        Language.objects.bulk_create(
+            Language(service=service, code=code, name=language_name(code))
+            for code in codes
+            if code not in existing
+        )

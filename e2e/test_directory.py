@@ -1,0 +1,79 @@
+"""A referrer finds a service by need near a ZIP, narrows it down, opens it and refers."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Role
+from directory.models import TaxonomyTerm
+from directory.taxonomy import load_taxonomy
+from e2e.helpers import assert_accessible, sign_in
+from tests.factories import (
+    ClinicFactory,
+    OrganizationFactory,
+    ScheduleFactory,
+    directory_service,
+    member,
+)
+
+pytestmark = pytest.mark.e2e
+
+AROUND_THE_CLOCK = {"byday": "MO,TU,WE,TH,FR,SA,SU", "opens_at": time(0), "closes_at": time(0)}
+
+
+def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, live_url):
+    if not TaxonomyTerm.objects.exists():
+        load_taxonomy()
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    food_bank = OrganizationFactory(name="Eastside Food Bank")
+    spanish = directory_service(
+        name="Weekly Food Pantry", organization=food_bank, terms=("food.food-pantry",),
+        at=(42.3399, -71.0752), languages=("en", "es"),
+    )
+    ScheduleFactory(service=spanish, **AROUND_THE_CLOCK)
+    english = directory_service(
+        name="Community Supper", organization=food_bank, terms=("food.meals.community-meals",),
+        at=(42.3420, -71.0700), languages=("en",),
+    )
+    ScheduleFactory(service=english, **AROUND_THE_CLOCK)
+    closed = directory_service(
+        name="Saturday Market Pantry", organization=food_bank, terms=("food.food-pantry",),
+        at=(42.3450, -71.0800), languages=("en", "es"),
+    )
+    ScheduleFactory(service=closed, byday="SA", opens_at=time(9), closes_at=time(9, 1))
+    directory_service(name="Night Shelter", terms=("emergency.emergency-shelter",), at=(42.3399, -71.0752))
+
+    sign_in(page, live_url, referrer.email)
+    page.get_by_role("link", name="Directory", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find a community service")
+
+    page.get_by_label("Need", exact=True).select_option("food-insecurity")
+    page.get_by_label("Near ZIP code").fill("02118")
+    page.get_by_label("Near ZIP code").press("Enter")
+    expect(page.get_by_test_id("result")).to_have_count(3)
+    expect(page).to_have_url(re.compile(r"need=food-insecurity.*zip=02118"))
+
+    page.get_by_label("Language spoken", exact=True).select_option("es")
+    expect(page.get_by_test_id("result")).to_have_count(2)
+    page.get_by_label("Open", exact=True).select_option("now")
+    expect(page.get_by_test_id("result")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"language=es.*open=now|open=now.*language=es"))
+    expect(page.get_by_test_id("result")).to_contain_text("Weekly Food Pantry")
+    expect(page.get_by_test_id("result")).to_contain_text("Open now")
+    expect(page.get_by_test_id("distance")).to_contain_text("miles away")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Weekly Food Pantry", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Weekly Food Pantry")
+    expect(page.get_by_test_id("hours")).to_be_visible()
+    assert_accessible(page)
+
+    page.go_back()
+    expect(page.get_by_test_id("result")).to_have_count(1)
+    page.get_by_role("link", name=re.compile(r"^Refer")).click()
+    # Until the referrals feature exists, Refer leads to the service's referral section.
+    expect(page).to_have_url(re.compile(rf"(service={spanish.pk}|{spanish.hsds_id}/#refer)$"))

@@ -1,0 +1,87 @@
+"""The one module that publishes live updates to open pages (Channels groups).
+
+Each message shape is a TypedDict whose ``type`` names the consumer handler. Sync code calls a
+``publish_*`` function; it sends after the surrounding transaction commits, so a page never
+shows a change that was rolled back. Models and views never touch the channel layer directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+class OrgFragment(TypedDict):
+    """An HTML fragment (swapped by id, htmx out-of-band) for members of one organization."""
+
+    type: Literal["org.fragment"]
+    organization_id: int
+    roles: list[str]  # roles that may receive it; empty means every member
+    html: str
+
+
+class UserFragment(TypedDict):
+    """An HTML fragment for one user's open pages (notifications, unread counts)."""
+
+    type: Literal["user.fragment"]
+    user_id: int
+    html: str
+
+
+def org_group(organization_id: int) -> str:
+    return f"org-{organization_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def _send(group: str, message: OrgFragment | UserFragment) -> None:
+    layer = get_channel_layer()
+    if layer is None:  # no CHANNEL_LAYERS configured: nothing listens
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # A live update is a convenience on top of data that is already committed; the next
+        # page load shows the truth. Never let a dead Redis fail the request that changed data.
+        logger.exception("live update to %s failed", group)
+
+
+def publish_org_fragment(organization_id: int, html: str, roles: list[str] | None = None) -> None:
+    message: OrgFragment = {
+        "type": "org.fragment",
+        "organization_id": organization_id,
+        "roles": list(roles or []),
+        "html": html,
+    }
+    transaction.on_commit(lambda: _send(org_group(organization_id), message))
+
+
+def referral_signal_html(referral_id: int) -> str:
+    """The fragment that tells a page "referral N changed": it carries no data at all.
+
+    Pages re-fetch what they show through their own (permission-checked) view when they see
+    it, because what a page shows depends on the viewer's side, tab and filters.
+    """
+    return (
+        f'<div id="live-signal" hidden hx-swap-oob="true" data-referral="{int(referral_id)}"></div>'
+    )
+
+
+def publish_referral_changed(referral_id: int, organization_ids: list[int]) -> None:
+    """Tell every open page of these organizations that a referral changed."""
+    html = referral_signal_html(referral_id)
+    for organization_id in organization_ids:
+        publish_org_fragment(organization_id, html)
+
+
+def publish_user_fragment(user_id: int, html: str) -> None:
+    message: UserFragment = {"type": "user.fragment", "user_id": user_id, "html": html}
+    transaction.on_commit(lambda: _send(user_group(user_id), message))

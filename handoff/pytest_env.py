@@ -1,0 +1,16 @@
+"""Pytest plugin (loaded with ``-p handoff.pytest_env``): environment defaults for test runs.
+
+It must run before pytest-django imports the settings, which is why it is a plugin and not a
+conftest. Tests run with DEBUG off, as Django's test runner does, so they need a SECRET_KEY;
+they talk to the live server over plain HTTP on loopback, so cookies cannot be Secure-only.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("SECURE_COOKIES", "false")
+# A key prefix of its own per run, so stale Redis groups from an earlier run never reach us.
+os.environ.setdefault("CHANNELS_PREFIX", f"handoff-test-{uuid.uuid4().hex[:8]}")

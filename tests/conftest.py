@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Role
+from tests.factories import ClinicFactory, OrganizationFactory, member
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory(name="Riverside Clinic")
+
+
+@pytest.fixture
+def food_bank(db):
+    return OrganizationFactory(name="Eastside Food Bank")
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory(name="Elsewhere Services")
+
+
+@pytest.fixture
+def referrer(clinic):
+    return member(clinic, Role.REFERRER, full_name="Rita Referrer")
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    return member(clinic, Role.ORG_ADMIN, full_name="Ada Admin")
+
+
+@pytest.fixture
+def staff(food_bank):
+    return member(food_bank, Role.CBO_STAFF, full_name="Stan Staff")
+
+
+@pytest.fixture
+def food_admin(food_bank):
+    return member(food_bank, Role.ORG_ADMIN, full_name="Fay Admin")
+
+
+@pytest.fixture
+def stranger(other_org):
+    """Someone at another organization: sees none of the cast's data."""
+    return member(other_org, Role.ORG_ADMIN, full_name="Sol Stranger")

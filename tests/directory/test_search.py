@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pytest
+
+from directory.search import Point, SearchParams, haversine_miles, search_services, zip_point
+from directory.taxonomy import TermTree
+from tests.factories import ScheduleFactory, directory_service
+
+pytestmark = pytest.mark.usefixtures("taxonomy")
+
+BOSTON = Point(42.3362, -71.0729)  # ZIP 02118
+# A Wednesday. 03:30 UTC is 23:30 Tuesday in Boston and 20:30 Tuesday in Los Angeles.
+WEDNESDAY_0330_UTC = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
+
+
+def names(results) -> list[str]:
+    return [s.name for s in results.services]
+
+
+def north_of(origin: Point, miles: float) -> tuple[float, float]:
+    return (origin.latitude + miles / 69.055, origin.longitude)
+
+
+def test_nearer_services_come_first_when_sorted_by_distance():
+    directory_service(name="Far", at=north_of(BOSTON, 8))
+    directory_service(name="Near", at=north_of(BOSTON, 1))
+    directory_service(name="Middle", at=north_of(BOSTON, 4))
+
+    results = search_services(SearchParams(origin=BOSTON, radius=10, sort="distance"))
+
+    assert names(results) == ["Near", "Middle", "Far"]
+    assert results.services[0].distance == pytest.approx(1, abs=0.02)
+
+
+def test_radius_includes_a_service_just_inside_and_excludes_one_just_outside():
+    directory_service(name="Inside", at=north_of(BOSTON, 4.95))
+    directory_service(name="Outside", at=north_of(BOSTON, 5.05))
+
+    results = search_services(SearchParams(origin=BOSTON, radius=5))
+
+    assert names(results) == ["Inside"]
+
+
+def test_distance_is_to_the_nearest_of_a_services_locations():
+    from directory.models import ServiceAtLocation
+    from tests.factories import LocationFactory
+
+    service = directory_service(name="Two sites", at=north_of(BOSTON, 9))
+    near = LocationFactory(latitude=north_of(BOSTON, 2)[0], longitude=BOSTON.longitude)
+    ServiceAtLocation.objects.create(service=service, location=near)
+
+    [found] = search_services(SearchParams(origin=BOSTON, radius=10)).services
+
+    assert found.distance == pytest.approx(2, abs=0.02)
+
+
+def test_east_west_radius_edge_uses_true_distance_not_the_box():
+    # At 42° north a degree of longitude is ~51 miles; the box is wider than the circle.
+    east = (BOSTON.latitude, BOSTON.longitude + 5.1 / 51.3)
+    directory_service(name="East", at=east)
+    miles = haversine_miles(BOSTON, Point(*east))
+
+    assert names(search_services(SearchParams(origin=BOSTON, radius=miles + 0.01))) == ["East"]
+    assert names(search_services(SearchParams(origin=BOSTON, radius=miles - 0.01))) == []
+
+
+def test_zip_codes_resolve_offline_and_unknown_ones_do_not():
+    assert zip_point("02118") == Point(42.3362, -71.0729)
+    assert zip_point("00000") is None
+
+
+def test_a_term_finds_services_under_its_descendants():
+    directory_service(name="Pantry", terms=("food.food-pantry.client-choice-pantry",))
+    directory_service(name="Meals", terms=("food.meals.home-delivered-meals",))
+    directory_service(name="Rides", terms=("transit.ride-programs",))
+    food = TermTree.load().id_of["food"]
+
+    assert names(search_services(SearchParams(term=food))) == ["Meals", "Pantry"]
+
+
+def test_open_now_includes_an_overnight_shelter_after_midnight():
+    shelter = directory_service(name="Night shelter")
+    ScheduleFactory(service=shelter, byday="TU", opens_at=time(22), closes_at=time(6))
+    day = directory_service(name="Day program")
+    ScheduleFactory(service=day, byday="MO,TU,WE,TH,FR", opens_at=time(9), closes_at=time(17))
+    # 02:00 Wednesday in Boston: the Tuesday night shift is still open.
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+    results = search_services(SearchParams(open_now=True), now=now)
+
+    assert names(results) == ["Night shelter"]
+    assert results.services[0].is_open_now
+
+
+def test_open_now_excludes_an_overnight_schedule_the_morning_after_it_closed():
+    shelter = directory_service(name="Night shelter")
+    ScheduleFactory(service=shelter, byday="TU", opens_at=time(22), closes_at=time(6))
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # 07:00 Wednesday in Boston
+
+    assert names(search_services(SearchParams(open_now=True), now=now)) == []
+
+
+def test_open_now_uses_each_schedules_own_time_zone():
+    boston = directory_service(name="Boston evening")
+    ScheduleFactory(service=boston, byday="TU", opens_at=time(18), closes_at=time(21))
+    la = directory_service(name="LA evening")
+    ScheduleFactory(
+        service=la, byday="TU", opens_at=time(18), closes_at=time(21), timezone="America/Los_Angeles"
+    )
+
+    # 23:30 in Boston (closed), 20:30 in Los Angeles (open).
+    results = search_services(SearchParams(open_now=True), now=WEDNESDAY_0330_UTC)
+
+    assert names(results) == ["LA evening"]
+
+
+def test_around_the_clock_schedule_is_open_at_midnight():
+    always = directory_service(name="Hotline")
+    ScheduleFactory(service=always, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0))
+    midnight_boston = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
+
+    assert names(search_services(SearchParams(open_now=True), now=midnight_boston)) == ["Hotline"]
+
+
+def test_open_on_a_chosen_day():
+    weekend = directory_service(name="Saturday market")
+    ScheduleFactory(service=weekend, byday="SA", opens_at=time(9), closes_at=time(12))
+    directory_service(name="Weekdays")
+
+    assert names(search_services(SearchParams(open_day=5))) == ["Saturday market"]
+
+
+def test_language_filter_keeps_services_speaking_it():
+    directory_service(name="Bilingual", languages=("en", "es"))
+    directory_service(name="English only", languages=("en",))
+
+    results = search_services(SearchParams(language="es"))
+
+    assert names(results) == ["Bilingual"]
+    # The language facet counts ignore the language filter itself, so people can switch.
+    assert dict(results.language_facets) == {"en": 2, "es": 1}
+
+
+def test_age_filter_respects_minimum_and_maximum_ages():
+    directory_service(name="Youth", maximum_age=17)
+    directory_service(name="Seniors", minimum_age=60)
+    directory_service(name="Everyone")
+
+    assert names(search_services(SearchParams(age=15))) == ["Everyone", "Youth"]
+    assert names(search_services(SearchParams(age=70))) == ["Everyone", "Seniors"]
+    assert names(search_services(SearchParams(age=17))) == ["Everyone", "Youth"]
+
+
+def test_accepting_filter_leaves_out_full_services_and_those_not_taking_referrals():
+    directory_service(name="Open door")
+    directory_service(name="Waitlist", capacity="waitlist")
+    directory_service(name="Full", capacity="not_accepting")
+    directory_service(name="Phone only", accepts_referrals=False)
+
+    assert names(search_services(SearchParams(accepting=True))) == ["Open door", "Waitlist"]
+
+
+def test_need_finds_services_without_any_words_and_counts_facets():
+    directory_service(name="Pantry", terms=("food.food-pantry",))
+    directory_service(name="Meals", terms=("food.meals.community-meals",))
+    directory_service(name="Shelter", terms=("emergency.emergency-shelter.night-shelter",))
+
+    results = search_services(SearchParams(need="food-insecurity"))
+
+    assert names(results) == ["Meals", "Pantry"]
+    facets = dict(results.need_facets)
+    assert facets["food-insecurity"] == 2
+    assert facets["homelessness"] == 1
+
+
+def test_words_match_service_organization_and_term_names_and_rank_names_first():
+    directory_service(name="Community Supper", terms=("food.meals.community-meals",))
+    directory_service(name="Pantry Plus", description="Groceries every week.")
+    directory_service(name="Legal clinic")
+
+    assert names(search_services(SearchParams(q="pantry"))) == ["Pantry Plus"]
+    assert names(search_services(SearchParams(q="community meals"))) == ["Community Supper"]
+    both = search_services(SearchParams(q="groceries"))
+    assert names(both) == ["Pantry Plus"]
+
+
+def test_small_typos_still_find_the_service():
+    directory_service(name="Weekly Food Pantry")
+
+    assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+
+
+def test_results_come_in_pages_of_twenty():
+    for i in range(45):
+        directory_service(name=f"Service {i:02d}")
+
+    first = search_services(SearchParams())
+    last = search_services(SearchParams(page=3))
+
+    assert (first.total, first.num_pages, len(first.services)) == (45, 3, 20)
+    assert names(last) == [f"Service {i}" for i in range(40, 45)]
+
+
+def test_inactive_services_are_never_found():
+    directory_service(name="Closed for good", status="defunct")
+
+    assert search_services(SearchParams()).total == 0

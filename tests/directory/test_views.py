@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from directory.models import Service
+from tests.factories import ScheduleFactory, directory_service, member
+
+pytestmark = pytest.mark.usefixtures("taxonomy")
+
+
+@pytest.fixture
+def pantry(food_bank):
+    service = directory_service(
+        name="Weekly Food Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3399, -71.0752),
+        languages=("en", "es"),
+    )
+    ScheduleFactory(service=service, byday="TU,TH", opens_at=time(10), closes_at=time(18))
+    return service
+
+
+def sign_in(client, user):
+    client.force_login(user)
+    return client
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def test_search_sends_people_who_are_not_signed_in_to_the_sign_in_page(client, db):
+    response = client.get(reverse("directory:search"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_search_by_need_near_a_zip_lists_the_service_with_its_facts(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"need": "food-insecurity", "zip": "02118", "radius": "5"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Weekly Food Pantry" in html
+    assert "Eastside Food Bank" in html
+    assert "miles away" in html
+    assert "Refer" in html
+
+
+def test_search_with_htmx_returns_only_the_results_fragment(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"q": "pantry"}, HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="results">')
+    assert "<html" not in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_search_shows_an_unknown_zip_at_its_field_and_still_searches(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"zip": "00000"})
+
+    assert "know the ZIP code 00000" in response.content.decode()
+    assert "Weekly Food Pantry" in response.content.decode()
+
+
+def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_bank, django_assert_max_num_queries):
+    for i in range(30):
+        service = directory_service(
+            name=f"Pantry {i}", organization=food_bank, terms=("food.food-pantry",), at=(42.34, -71.07), languages=("en", "es")
+        )
+        ScheduleFactory(service=service)
+    sign_in(client, referrer)
+
+    with django_assert_max_num_queries(16):
+        response = client.get(
+            reverse("directory:search"),
+            {"q": "pantry", "need": "food-insecurity", "zip": "02118", "radius": "10", "open": "now", "language": "es"},
+        )
+    assert response.status_code == 200
+
+
+# --- service page ---------------------------------------------------------------------------
+
+
+def test_service_page_needs_sign_in(client, pantry):
+    response = client.get(reverse("directory:service", args=[pantry.hsds_id]))
+    assert response.status_code == 302
+
+
+def test_service_page_shows_hours_locations_and_the_refer_section(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:service", args=[pantry.hsds_id]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Weekly opening hours of Weekly Food Pantry" in html
+    assert "10:00 AM–6:00 PM" in html
+    assert "1 Main St" in html
+    assert 'id="refer"' in html
+
+
+def test_an_inactive_service_of_another_organization_is_404(client, referrer, other_org):
+    hidden = directory_service(name="Gone", organization=other_org, status="inactive")
+    sign_in(client, referrer)
+
+    assert client.get(reverse("directory:service", args=[hidden.hsds_id])).status_code == 404
+
+
+# --- my services and editing ----------------------------------------------------------------
+
+
+def test_my_services_needs_sign_in(client, db):
+    assert client.get(reverse("directory:my_services")).status_code == 302
+
+
+def test_my_services_lists_only_the_organizations_own_services(client, staff, pantry, other_org):
+    directory_service(name="Not ours", organization=other_org)
+    sign_in(client, staff)
+
+    html = client.get(reverse("directory:my_services")).content.decode()
+
+    assert "Weekly Food Pantry" in html
+    assert "Not ours" not in html
+
+
+def test_referrers_cannot_open_the_services_page(client, referrer):
+    sign_in(client, referrer)
+    assert client.get(reverse("directory:my_services")).status_code == 403
+
+
+def test_editing_needs_sign_in(client, pantry):
+    response = client.get(reverse("directory:edit_service", args=[pantry.hsds_id]))
+    assert response.status_code == 302
+
+
+def test_an_org_admin_cannot_edit_another_organizations_service(client, stranger, pantry):
+    sign_in(client, stranger)
+
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"name": "Hijacked"}).status_code == 404
+    pantry.refresh_from_db()
+    assert pantry.name == "Weekly Food Pantry"
+
+
+def edit_data(service, **overrides):
+    data = {
+        "name": service.name,
+        "description": service.description,
+        "eligibility_description": "",
+        "minimum_age": "",
+        "maximum_age": "",
+        "accepts_referrals": "on",
+        "capacity": service.capacity,
+        "response_time_days": "2",
+        "application_process": "",
+        "fees_description": "",
+        "languages": ["en", "es"],
+        "hours-TOTAL_FORMS": "1",
+        "hours-INITIAL_FORMS": "0",
+        "hours-MIN_NUM_FORMS": "0",
+        "hours-MAX_NUM_FORMS": "1000",
+        "hours-0-days": [],
+        "hours-0-opens_at": "",
+        "hours-0-closes_at": "",
+        "hours-0-timezone": "America/New_York",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_org_admin_edits_capacity_languages_and_hours_and_search_sees_it_at_once(client, food_admin, pantry):
+    pantry.schedules.all().delete()
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+    assert client.get(url).status_code == 200
+
+    response = client.post(
+        url,
+        edit_data(
+            pantry,
+            capacity="waitlist",
+            response_time_days="3",
+            languages=["en", "vi"],
+            **{"hours-0-days": ["SA"], "hours-0-opens_at": "08:00", "hours-0-closes_at": "12:00"},
+        ),
+    )
+
+    assert response.status_code == 302
+    pantry.refresh_from_db()
+    assert pantry.capacity == Service.Capacity.WAITLIST
+    assert pantry.capacity_updated_by == food_admin
+    assert pantry.response_time_days == 3
+    assert sorted(pantry.languages.values_list("code", flat=True)) == ["en", "vi"]
+    assert [(s.byday, s.opens_at) for s in pantry.schedules.all()] == [("SA", time(8))]
+    client.force_login(member(pantry.organization, Role.REFERRER))
+    html = client.get(reverse("directory:search"), {"language": "vi"}).content.decode()
+    assert "Weekly Food Pantry" in html
+    assert "Waitlist" in html
+
+
+def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_admin, pantry):
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+
+    response = client.post(url, edit_data(pantry, minimum_age="60", maximum_age="18"))
+
+    assert response.status_code == 400
+    assert "must not be below the minimum age" in response.content.decode()
+    pantry.refresh_from_db()
+    assert pantry.minimum_age is None

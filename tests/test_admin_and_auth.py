@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests.factories import TEST_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def platform_admin(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+def test_every_model_has_a_working_admin_list_and_add_page(client, platform_admin):
+    client.force_login(platform_admin)
+    assert admin.site._registry, "no models registered"
+    for model in admin.site._registry:
+        meta = model._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert client.get(changelist).status_code == 200, changelist
+        add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+        assert client.get(add).status_code in (200, 403), add
+
+
+def test_admin_is_closed_to_people_who_are_not_platform_staff(client, staff):
+    client.force_login(staff)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_repeated_failed_sign_ins_are_rate_limited(client, staff):
+    url = reverse("account_login")
+    for _ in range(5):
+        response = client.post(url, {"login": staff.email, "password": "wrong"})
+        assert response.status_code == 200
+    # Even the right password is refused while the limit holds.
+    response = client.post(url, {"login": staff.email, "password": TEST_PASSWORD})
+    assert response.status_code == 429 or "Too many failed" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_signing_in_with_email_and_password_works(client, staff):
+    response = client.post(
+        reverse("account_login"), {"login": staff.email, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(staff.pk)
+
+
+@pytest.mark.parametrize(
+    "name", ["account_change_password", "mfa_index", "account_email"]
+)
+def test_account_security_pages_open_for_a_signed_in_person(client, staff, name):
+    client.force_login(staff)
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert 'id="main-content"' in response.content.decode()
+
+
+def test_turning_on_two_step_sign_in_first_asks_for_the_password_again(client, staff):
+    client.force_login(staff)
+    response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
