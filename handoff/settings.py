@@ -111,7 +111,8 @@ _db["NAME"] = str(_db["NAME"])
 # (channels#2176), and a file (not in-memory) SQLite test database can be shared between them.
 _db.setdefault("TEST", {})
 if _db["ENGINE"].endswith("sqlite3"):
-    _db["TEST"]["NAME"] = str(BASE_DIR / "test_handoff.sqlite3")
+    # TEST_DATABASE_NAME lets two runs in one checkout keep to files of their own.
+    _db["TEST"]["NAME"] = str(BASE_DIR / env_str("TEST_DATABASE_NAME", "test_handoff.sqlite3"))
     _db.setdefault("OPTIONS", {})
     # WAL + a busy timeout let the live server and the test process share the file safely.
     _db["OPTIONS"].setdefault("timeout", 20)
