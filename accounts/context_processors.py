@@ -21,6 +21,7 @@ RECEIVING_NAV = [
 ]
 ADMIN_NAV = [
     (_("Members"), "accounts:members"),
+    (_("Audit log"), "referrals:audit"),
 ]
 
 
@@ -66,4 +67,16 @@ def membership(request: HttpRequest) -> dict:
         "is_cbo_staff": role == Role.CBO_STAFF,
         "is_org_admin": role == Role.ORG_ADMIN,
         "nav_items": nav_items(current),
+        "unread_notifications": _unread_notifications(request) if current else None,
     }
+
+
+def _unread_notifications(request: HttpRequest) -> int | None:
+    """The count in the nav's notifications badge (None when referrals are not installed)."""
+    from django.apps import apps
+
+    if not apps.is_installed("referrals"):
+        return None
+    from referrals.models import Notification
+
+    return Notification.objects.filter(user=request.user).unread().count()

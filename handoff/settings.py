@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "directory",
     "patients",
     "screening",
+    "referrals",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ urlpatterns = [
     path("directory/", include("directory.urls")),
     path("patients/", include("patients.urls")),
     path("screening/", include("screening.urls")),
+    path("referrals/", include("referrals.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

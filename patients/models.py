@@ -147,3 +147,192 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
+
+
+class ConsentQuerySet(models.QuerySet["Consent"]):
+    def for_organization(self, organization: Organization | int) -> ConsentQuerySet:
+        """Consents recorded by (and kept at) the patient's organization."""
+        return self.filter(patient__organization=organization)
+
+    def active(self, now=None) -> ConsentQuerySet:
+        from django.utils import timezone
+
+        today = timezone.localdate(now) if now else timezone.localdate()
+        return self.filter(withdrawn_at__isnull=True, expires_on__gte=today)
+
+
+class Consent(models.Model):
+    """A person's consent to share their information with one receiving organization.
+
+    FHIR Consent (scope: patient-privacy). No referral leaves draft without one that covers
+    its receiving organization; the receiving side sees only what it allows, and nothing
+    once it is withdrawn or has ended.
+    """
+
+    class Method(models.TextChoices):
+        VERBAL = "verbal", _("Verbal, in person or by phone")
+        WRITTEN = "written", _("Signed paper form")
+        ELECTRONIC = "electronic", _("Electronic signature typed by the person")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    organization = models.ForeignKey(
+        "directory.Organization",
+        on_delete=models.PROTECT,
+        related_name="consents_received",
+        verbose_name=_("shared with"),
+    )
+    method = models.CharField(_("how consent was given"), max_length=16, choices=Method.choices)
+    signature = models.CharField(_("name typed by the person"), max_length=200, blank=True)
+    share_contact = models.BooleanField(_("may share contact details"), default=True)
+    share_needs = models.BooleanField(_("may share the needs"), default=True)
+    share_screening = models.BooleanField(_("may share the screening answers"), default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    given_at = models.DateTimeField(_("given"))
+    expires_on = models.DateField(_("ends on"))
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-given_at", "-pk"]
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        indexes = [models.Index(fields=["patient", "organization"], name="consent_patient_org")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(method="electronic") | ~Q(signature=""),
+                name="consent_electronic_needs_signature",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} → {self.organization}"
+
+    def is_active(self, now=None) -> bool:
+        from django.utils import timezone
+
+        today = timezone.localdate(now) if now else timezone.localdate()
+        return self.withdrawn_at is None and self.expires_on >= today
+
+    def covers(self, organization: Organization, now=None) -> bool:
+        return self.organization_id == organization.pk and self.is_active(now)
+
+    def snapshot_for(self, referral) -> dict:
+        """What the receiving side of ``referral`` may see, frozen when the referral is sent."""
+        from directory.languages import LANGUAGES as LANGUAGE_NAMES
+        from directory.taxonomy import NEED_NAMES
+
+        patient = self.patient
+        language_names = dict(LANGUAGE_NAMES)
+        shared: dict = {
+            "consent_id": self.pk,
+            "language": referral.language,
+            "language_label": str(language_names.get(referral.language, referral.language)),
+        }
+        if self.share_contact and not referral.do_not_contact:
+            address = ", ".join(
+                part
+                for part in [
+                    patient.address_line,
+                    patient.city,
+                    f"{patient.state} {patient.zip_code}".strip(),
+                ]
+                if part
+            )
+            methods = dict(Patient.ContactMethod.choices)
+            shared["contact"] = {
+                "method": referral.contact_method,
+                "method_label": str(methods.get(referral.contact_method, referral.contact_method)),
+                "times": referral.contact_times,
+                "phone": patient.phone,
+                "email": patient.email,
+                "address": address,
+            }
+        if self.share_needs:
+            categories = {referral.need_category} | {n.category for n in referral.needs.all()}
+            shared["needs"] = sorted(str(NEED_NAMES.get(c, c)) for c in categories)
+        if self.share_screening:
+            shared["answers"] = _screening_answers(patient, referral)
+        return shared
+
+    def withdraw(self, *, by, organization) -> int:
+        """Withdraw: the receiving side loses the shared data at once, and that organization's
+        open referrals for this person are cancelled ("consent withdrawn"). Returns how many.
+        """
+        from django.db import transaction
+        from django.utils import timezone
+
+        from accounts.models import AuditEvent
+        from referrals.models import ReasonCode, Referral
+        from referrals.transitions import OPEN, Status, TransitionError
+
+        cancelled = 0
+        with transaction.atomic():
+            locked = Consent.objects.select_for_update().get(pk=self.pk)
+            if locked.withdrawn_at is not None:
+                return 0
+            locked.withdrawn_at = timezone.now()
+            locked.withdrawn_by = by
+            locked.save(update_fields=["withdrawn_at", "withdrawn_by"])
+            AuditEvent.record(
+                organization=self.patient.organization,
+                actor=by,
+                actor_organization=organization,
+                action=AuditEvent.Action.CONSENT,
+                obj=locked,
+                detail=f"withdrew consent to share with {self.organization.name}",
+            )
+            for referral in Referral.objects.filter(
+                patient=self.patient,
+                receiving_organization=self.organization,
+                status__in=[*OPEN, Status.DRAFT],
+            ):
+                try:
+                    referral.apply(
+                        "cancel",
+                        by=by,
+                        organization=organization,
+                        reason=ReasonCode.CONSENT_WITHDRAWN,
+                    )
+                except TransitionError:  # closed meanwhile
+                    continue
+                cancelled += 1
+        self.refresh_from_db()
+        return cancelled
+
+
+def _screening_answers(patient: Patient, referral) -> list[dict]:
+    """The latest completed screening's answers, as question/answer text in the referral's
+    language (falling back to English)."""
+    from screening.models import Screening
+
+    screening = (
+        Screening.objects.filter(patient=patient, completed_at__isnull=False)
+        .order_by("-completed_at")
+        .first()
+    )
+    if screening is None:
+        return []
+    language = referral.language if referral.language in ("en", "es") else "en"
+    instrument = screening.instrument
+    rows = []
+    for answer in screening.answers.all():
+        question = instrument.question(answer.question)
+        if question is None:
+            continue
+        if answer.codes:
+            texts = [
+                question.answer(code).text_in(language)
+                for code in answer.codes
+                if question.answer(code) is not None
+            ]
+            text = "; ".join(texts)
+        else:
+            text = answer.get_status_display()
+        rows.append({"question": question.text_in(language), "answer": str(text)})
+    return rows

@@ -163,5 +163,17 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline(patient),
             "add_need_form": AddNeedForm(patient=patient),
             "resolve_form": ResolveNeedForm(),
+            "referrals": _referrals_of(patient),
+            "consents": list(patient.consents.select_related("organization", "recorded_by")),
         },
+    )
+
+
+def _referrals_of(patient: Patient) -> list:
+    if not apps.is_installed("referrals"):
+        return []
+    return list(
+        patient.referrals.select_related("service", "receiving_organization").order_by(
+            "-created_at"
+        )
     )

@@ -170,3 +170,45 @@ def answer_all(screening: Screening, answers: dict[str, list[str] | str]) -> Scr
     for code, tokens in answers.items():
         screening.record(code, [tokens] if isinstance(tokens, str) else tokens)
     return screening
+
+
+# --- consent and referrals -----------------------------------------------------------------
+from django.utils import timezone as _timezone  # noqa: E402
+
+from patients.models import Consent  # noqa: E402
+
+
+def consent_for(patient: Patient, organization: Organization, by: User, **fields) -> Consent:
+    """An active consent (verbal, a year long) to share with ``organization``."""
+    values = {
+        "method": Consent.Method.VERBAL,
+        "share_contact": True,
+        "share_needs": True,
+        "share_screening": False,
+        "given_at": _timezone.now(),
+        "expires_on": _timezone.localdate() + _datetime.timedelta(days=365),
+        **fields,
+    }
+    return Consent.objects.create(patient=patient, organization=organization, recorded_by=by, **values)
+
+
+def referral(patient: Patient, service: Service, by: User, *, send: bool = True, **fields):
+    """A referral from ``by``'s organization (the patient's) to ``service``, sent by default."""
+    from referrals.models import Referral
+
+    consent = fields.pop("consent", None) or consent_for(patient, service.organization, by)
+    made = Referral.objects.create(
+        patient=patient,
+        need_category=fields.pop("need_category", "food-insecurity"),
+        referring_organization=patient.organization,
+        referred_by=by,
+        service=service,
+        receiving_organization=service.organization,
+        consent=consent,
+        contact_method=fields.pop("contact_method", "phone"),
+        language=fields.pop("language", "en"),
+        **fields,
+    )
+    if send:
+        made.apply("send", by=by, organization=patient.organization)
+    return made

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from referrals.models import BusinessStatus, EmailPreference, Outcome, Priority, ReasonCode
+
+
+class ReferralForm(forms.Form):
+    """The warm handoff: why, how to reach the person, urgency, and a note."""
+
+    need_category = forms.ChoiceField(label=_("Need this referral addresses"))
+    priority = forms.ChoiceField(label=_("Urgency"), choices=Priority.choices, initial=Priority.ROUTINE)
+    note = forms.CharField(
+        label=_("Note for the receiving organization"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What would help them help this person? Plain language, no abbreviations."),
+    )
+    contact_method = forms.ChoiceField(label=_("How to reach the person"))
+    contact_times = forms.CharField(
+        label=_("Best times to reach them"), required=False, max_length=200
+    )
+    language = forms.ChoiceField(label=_("Language to use"))
+    interpreter_needed = forms.BooleanField(label=_("Needs an interpreter"), required=False)
+    do_not_contact = forms.BooleanField(
+        label=_("Do not contact the person directly (for example, for their safety)"),
+        required=False,
+    )
+
+    def __init__(self, *args, need_choices, contact_choices, language_choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["need_category"].choices = need_choices
+        self.fields["contact_method"].choices = contact_choices
+        self.fields["language"].choices = language_choices
+
+
+class ConsentForm(forms.Form):
+    """The person's consent to share with the receiving organization."""
+
+    method = forms.ChoiceField(label=_("How the person gave consent"))
+    signature = forms.CharField(
+        label=_("Name typed by the person (electronic signature)"),
+        required=False,
+        max_length=200,
+    )
+    share_contact = forms.BooleanField(label=_("Contact details"), required=False, initial=True)
+    share_needs = forms.BooleanField(label=_("The needs found"), required=False, initial=True)
+    share_screening = forms.BooleanField(label=_("Screening answers"), required=False)
+    expires_on = forms.DateField(
+        label=_("Consent ends on"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Usually one year from today."),
+    )
+    confirmed = forms.BooleanField(
+        label=_(
+            "I told the person what will be shared, with whom, and that once it reaches an "
+            "organization outside HIPAA it is no longer HIPAA-protected, and they agreed."
+        ),
+    )
+
+    def __init__(self, *args, method_choices, electronic_value, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = method_choices
+        self.electronic_value = electronic_value
+
+    def clean_expires_on(self):
+        value = self.cleaned_data["expires_on"]
+        if value <= timezone.localdate():
+            raise forms.ValidationError(_("Choose a date after today."))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("method") == self.electronic_value and not (data.get("signature") or "").strip():
+            self.add_error("signature", _("For electronic consent the person types their name here."))
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=ReasonCode.choices)
+    reason_text = forms.CharField(
+        label=_("More detail (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Was the need met?"), choices=Outcome.choices, widget=forms.RadioSelect)
+    outcome_provided = forms.CharField(
+        label=_("What was provided"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    outcome_date = forms.DateField(
+        label=_("Date of service"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class StepForm(forms.Form):
+    step = forms.ChoiceField(
+        label=_("Current step"), choices=[c for c in BusinessStatus.choices if c[0]]
+    )
+    intake_at = forms.DateTimeField(
+        label=_("Intake appointment (date and time)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+    )
+
+
+class EmailPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = EmailPreference
+        fields = ["new_referrals", "status_changes", "messages", "overdue"]

@@ -1,0 +1,126 @@
+"""Reading helpers for referral pages: unread counts, views by the other side, page context."""
+
+from __future__ import annotations
+
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from directory.taxonomy import NEED_NAMES
+from referrals.forms import MessageForm, OutcomeForm, ReasonForm, StepForm
+from referrals.models import Message, ReadMark, Referral, ReferralEvent
+from referrals.transitions import Side, Status, allowed
+
+# The progress line shown on every referral: the happy path, in order.
+PROGRESS = [Status.REQUESTED, Status.RECEIVED, Status.ACCEPTED, Status.IN_PROGRESS, Status.COMPLETED]
+
+
+def need_names() -> dict[str, str]:
+    return {code: str(name) for code, name in NEED_NAMES.items()}
+
+
+def mark_read(referral: Referral, user) -> None:
+    ReadMark.objects.update_or_create(referral=referral, user=user, defaults={"read_at": timezone.now()})
+
+
+def unread_counts(user, organization, referrals: list[Referral]) -> dict[int, int]:
+    """Messages from the other side newer than the user's read mark, per referral, in one query."""
+    if not referrals:
+        return {}
+    read_at = ReadMark.objects.filter(referral=OuterRef("referral"), user=user).values("read_at")[:1]
+    rows = (
+        Message.objects.filter(referral__in=[r.pk for r in referrals])
+        .exclude(author_organization=organization)
+        .annotate(read_at=Subquery(read_at))
+        .filter(Q(read_at__isnull=True) | Q(created_at__gt=F("read_at")))
+        .values("referral")
+        .annotate(n=Count("pk"))
+    )
+    return {row["referral"]: row["n"] for row in rows}
+
+
+def record_view(referral: Referral, user, organization) -> None:
+    """A view by someone outside the patient's organization goes on the timeline and the audit log."""
+    if organization.pk == referral.patient.organization_id:
+        return
+    AuditEvent.record(
+        organization=referral.patient.organization,
+        actor=user,
+        actor_organization=organization,
+        action=AuditEvent.Action.VIEW_REFERRAL,
+        obj=referral,
+        detail=f"patient {referral.patient_id}",
+    )
+    # One "seen" line per person per day is enough for the timeline.
+    today = timezone.localdate()
+    already = ReferralEvent.objects.filter(
+        referral=referral, kind=ReferralEvent.Kind.VIEWED, actor=user, created_at__date=today
+    ).exists()
+    if not already:
+        ReferralEvent.objects.create(
+            referral=referral, kind=ReferralEvent.Kind.VIEWED, actor=user, actor_organization=organization
+        )
+
+
+def progress_steps(referral: Referral) -> list[dict]:
+    reached = set(
+        referral.events.filter(kind=ReferralEvent.Kind.STATUS).values_list("to_status", flat=True)
+    )
+    reached.add(referral.status)
+    current = referral.status
+    steps = []
+    for status in PROGRESS:
+        steps.append(
+            {
+                "label": Status(status).label,
+                "state": "current" if status == current else ("complete" if status in reached else "incomplete"),
+            }
+        )
+    return steps
+
+
+def shared_with_receiver(referral: Referral) -> dict | None:
+    """What the receiving side may see now: nothing once consent is withdrawn or expired."""
+    consent = referral.consent
+    if consent is None or not consent.is_active():
+        return None
+    return referral.shared
+
+
+def detail_context(referral: Referral, side: str | None, user) -> dict:
+    events = list(
+        referral.events.select_related("actor", "actor_organization").order_by("created_at", "pk")
+    )
+    thread = list(
+        referral.messages.select_related("author", "author_organization").order_by("created_at", "pk")
+    )
+    return {
+        "referral": referral,
+        "side": side,
+        "is_referring": side == Side.REFERRING,
+        "is_receiving": side == Side.RECEIVING,
+        "actions": allowed(referral.status, side),
+        "events": events,
+        "thread": thread,
+        "progress": progress_steps(referral),
+        "shared": referral.shared if side == Side.REFERRING else shared_with_receiver(referral),
+        "need_name": NEED_NAMES.get(referral.need_category, referral.need_category),
+        "reason_form": ReasonForm(),
+        "outcome_form": OutcomeForm(initial={"outcome_date": timezone.localdate()}),
+        "step_form": StepForm(initial={"step": referral.business_status or None}),
+        "message_form": MessageForm(),
+        "is_overdue": referral.is_overdue(),
+        "can_set_step": side == Side.RECEIVING
+        and referral.status in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD),
+        "now": timezone.now(),
+        "reroute_url": reverse("referrals:reroute", args=[referral.pk])
+        if side == Side.REFERRING and referral.can_be_rerouted()
+        else "",
+        "rerouted_to": Referral.objects.filter(rerouted_from=referral).only("pk", "service").first()
+        if side == Side.REFERRING
+        else None,
+        "finish_url": reverse("referrals:new") + f"?draft={referral.pk}"
+        if side == Side.REFERRING and referral.status == Status.DRAFT
+        else "",
+    }

@@ -1,0 +1,35 @@
+"""What happens around every referral change: notifications and live updates."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from accounts.models import AuditEvent
+from handoff import live
+from referrals.models import Referral, ReferralEvent
+from referrals.signals import referral_changed
+
+
+@receiver(referral_changed, dispatch_uid="referrals.notify_and_publish")
+def notify_and_publish(sender, referral: Referral, event: ReferralEvent, **kwargs) -> None:
+    from referrals.notify import notify
+
+    organizations = [referral.referring_organization_id]
+    if referral.sent_at is not None:
+        # The receiving side only ever knows of referrals that were sent to it; a draft
+        # discarded by its author concerns nobody else.
+        notify(referral, event)
+        organizations.append(referral.receiving_organization_id)
+    live.publish_referral_changed(referral.pk, organizations)
+    if event.kind in (ReferralEvent.Kind.STATUS, ReferralEvent.Kind.STEP):
+        # Every change is on the audit log of the patient's organization.
+        AuditEvent.record(
+            organization=referral.patient.organization,
+            actor=event.actor,
+            actor_organization=event.actor_organization,
+            action=AuditEvent.Action.CHANGE,
+            obj=referral,
+            detail=f"{event.from_status or ''} → {event.to_status}".strip()
+            if event.kind == ReferralEvent.Kind.STATUS
+            else f"step: {event.text}",
+        )

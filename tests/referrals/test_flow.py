@@ -1,0 +1,369 @@
+"""The referral loop through the pages: start, consent, send, open, act, message, re-route."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from patients.models import Consent
+from referrals.models import Notification, Referral, ReferralEvent
+from referrals.transitions import Status
+from tests.factories import NeedFactory, consent_for, directory_service, referral
+
+pytestmark = pytest.mark.django_db
+
+
+def _consent_post(**extra) -> dict:
+    data = {
+        "method": "verbal",
+        "share_contact": "on",
+        "share_needs": "on",
+        "expires_on": (timezone.localdate() + datetime.timedelta(days=365)).isoformat(),
+        "confirmed": "on",
+    }
+    data.update(extra)
+    return data
+
+
+def _handoff_post(patient, service, **extra) -> dict:
+    data = {
+        "service": service.pk,
+        "patient": patient.pk,
+        "need_category": "food-insecurity",
+        "priority": "routine",
+        "contact_method": "phone",
+        "contact_times": "mornings",
+        "language": "es",
+        "note": "Family of four, prefers Saturday pick-up.",
+    }
+    data.update(extra)
+    return data
+
+
+def test_new_referral_is_prefilled_from_the_patient_and_need(client, referrer, patient, service):
+    patient.preferred_language = "es"
+    patient.contact_method = "text"
+    patient.save()
+    NeedFactory(patient=patient, category="food-insecurity")
+    client.force_login(referrer)
+    response = client.get(
+        reverse("referrals:new"),
+        {"service": service.pk, "patient": patient.pk, "need": "food-insecurity"},
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.initial["need_category"] == "food-insecurity"
+    assert form.initial["language"] == "es"
+    assert form.initial["contact_method"] == "text"
+    # the patient's active needs come first in the choices
+    assert form.fields["need_category"].choices[1][0] == "food-insecurity"
+
+
+def test_send_with_consent_makes_a_requested_referral_with_a_due_date(
+    client, referrer, patient, service, staff
+):
+    NeedFactory(patient=patient, category="food-insecurity")
+    client.force_login(referrer)
+    response = client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), **_consent_post(), "send": "1"},
+    )
+    made = Referral.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("referrals:detail", args=[made.pk])
+    assert made.status == Status.REQUESTED
+    assert made.consent.organization == service.organization
+    assert made.consent.recorded_by == referrer
+    assert made.due_at is not None and made.due_at > made.sent_at
+    assert made.shared["contact"]["phone"] == "617-555-0100"
+    assert made.shared["needs"] == ["Food insecurity"] or made.shared["needs"]
+    assert made.needs.count() == 1
+    # the receiving side is told, in the portal and by email (console backend in tests: locmem)
+    assert Notification.objects.filter(user=staff, kind="new").count() == 1
+    assert AuditEvent.objects.filter(action="consent", object_id=str(made.consent.pk)).exists()
+
+
+def test_send_without_consent_is_refused_and_saves_nothing(client, referrer, patient, service):
+    client.force_login(referrer)
+    response = client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), "method": "verbal", "send": "1"},
+    )
+    assert response.status_code == 200
+    assert response.context["consent_form"].errors
+    assert not Referral.objects.exists()
+    assert not Consent.objects.exists()
+
+
+def test_electronic_consent_needs_the_typed_name(client, referrer, patient, service):
+    client.force_login(referrer)
+    response = client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), **_consent_post(method="electronic"), "send": "1"},
+    )
+    assert "signature" in response.context["consent_form"].errors
+    assert not Referral.objects.exists()
+
+
+def test_a_draft_can_be_saved_without_consent_but_not_sent(client, referrer, patient, service):
+    client.force_login(referrer)
+    client.post(reverse("referrals:new"), {**_handoff_post(patient, service), "save": "1"})
+    draft = Referral.objects.get()
+    assert draft.status == Status.DRAFT
+    assert draft.consent is None
+    response = client.post(reverse("referrals:act", args=[draft.pk, "send"]), follow=True)
+    assert "consent" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == Status.DRAFT
+    # finishing the draft with consent sends it
+    client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), **_consent_post(), "draft": draft.pk, "send": "1"},
+    )
+    draft.refresh_from_db()
+    assert draft.status == Status.REQUESTED
+    assert Referral.objects.count() == 1
+
+
+def test_consent_on_file_is_offered_and_used(client, referrer, patient, service):
+    on_file = consent_for(patient, service.organization, referrer)
+    client.force_login(referrer)
+    page = client.get(reverse("referrals:new"), {"service": service.pk, "patient": patient.pk})
+    assert page.context["on_file"] == on_file
+    client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), "use_consent": on_file.pk, "send": "1"},
+    )
+    assert Referral.objects.get().consent == on_file
+    assert Consent.objects.count() == 1
+
+
+def test_receiving_side_never_sees_drafts(client, referrer, patient, service, staff):
+    draft = referral(patient, service, referrer, send=False)
+    client.force_login(staff)
+    assert client.get(reverse("referrals:detail", args=[draft.pk])).status_code == 404
+    assert draft not in client.get(reverse("referrals:inbox")).context["rows"]
+
+
+def test_opening_a_new_referral_marks_it_received_and_audits_the_view(client, sent, staff):
+    client.force_login(staff)
+    response = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert response.status_code == 200
+    sent.refresh_from_db()
+    assert sent.status == Status.RECEIVED
+    assert sent.received_at is not None
+    assert AuditEvent.objects.filter(action="view-referral", object_id=str(sent.pk)).exists()
+    assert sent.events.filter(kind=ReferralEvent.Kind.VIEWED).count() == 1
+    # the referrer is notified that it was seen
+    assert Notification.objects.filter(user=sent.referred_by, kind="status").exists()
+
+
+def test_receiving_side_works_the_referral_to_completion(client, sent, staff, referrer):
+    client.force_login(staff)
+    client.get(reverse("referrals:detail", args=[sent.pk]))
+    client.post(reverse("referrals:act", args=[sent.pk, "accept"]))
+    client.post(
+        reverse("referrals:step", args=[sent.pk]),
+        {"step": "intake-booked", "intake_at": "2026-12-01T10:30"},
+    )
+    client.post(reverse("referrals:act", args=[sent.pk, "start"]))
+    client.post(
+        reverse("referrals:act", args=[sent.pk, "complete"]),
+        {"outcome": "met", "outcome_provided": "Two weeks of groceries", "outcome_date": "2026-12-01"},
+    )
+    sent.refresh_from_db()
+    assert sent.status == Status.COMPLETED
+    assert sent.business_status == "intake-booked"
+    assert sent.intake_at is not None
+    assert sent.outcome == "met"
+    assert sent.closed_at is not None
+    statuses = list(
+        sent.events.filter(kind="status").values_list("to_status", flat=True).order_by("pk")
+    )
+    assert statuses == ["requested", "received", "accepted", "in-progress", "completed"]
+    # every change is on the patient's organization's audit log
+    assert AuditEvent.objects.filter(
+        organization=sent.patient.organization, action="change", object_id=str(sent.pk)
+    ).count() == 6  # 5 status changes (send included) + 1 step
+    # the referrer sees the outcome
+    client.force_login(referrer)
+    page = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert "Two weeks of groceries" in page.content.decode()
+
+
+def test_complete_without_outcome_is_refused_and_changes_nothing(client, sent, staff):
+    client.force_login(staff)
+    client.post(reverse("referrals:act", args=[sent.pk, "accept"]))
+    client.post(reverse("referrals:act", args=[sent.pk, "start"]))
+    response = client.post(
+        reverse("referrals:act", args=[sent.pk, "complete"]), {"outcome": "met"}, follow=True
+    )
+    assert "What was provided" in response.content.decode()
+    sent.refresh_from_db()
+    assert sent.status == Status.IN_PROGRESS
+
+
+def test_decline_needs_a_reason_then_referrer_reroutes_in_one_step(
+    client, sent, staff, referrer, patient, food_bank
+):
+    other = directory_service(
+        name="Westside Pantry", terms=("food.food-pantry",), at=(42.34, -71.08)
+    )
+    client.force_login(staff)
+    client.post(reverse("referrals:act", args=[sent.pk, "reject"]), {})
+    sent.refresh_from_db()
+    assert sent.status == Status.REQUESTED  # no reason: refused
+    client.post(reverse("referrals:act", args=[sent.pk, "reject"]), {"reason": "no-capacity"})
+    sent.refresh_from_db()
+    assert sent.status == Status.REJECTED
+    assert sent.status_reason == "no-capacity"
+
+    client.force_login(referrer)
+    page = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert page.context["reroute_url"]
+    choices = client.get(reverse("referrals:reroute", args=[sent.pk])).context["suggestions"]
+    assert other in choices and sent.service not in choices
+    response = client.post(
+        reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()}
+    )
+    rerouted = Referral.objects.get(rerouted_from=sent)
+    assert response.url == reverse("referrals:detail", args=[rerouted.pk])
+    assert rerouted.status == Status.REQUESTED
+    assert rerouted.service == other
+    assert rerouted.consent.organization == other.organization
+    assert rerouted.note == sent.note
+    # only once
+    again = client.post(
+        reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()}
+    )
+    assert again.status_code == 302
+    assert Referral.objects.filter(rerouted_from=sent).count() == 1
+
+
+def test_an_overdue_referral_can_be_rerouted_and_the_old_one_is_cancelled(
+    client, sent, referrer
+):
+    other = directory_service(name="Another Pantry", terms=("food.food-pantry",), at=(42.34, -71.08))
+    Referral.objects.filter(pk=sent.pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    client.force_login(referrer)
+    client.post(reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()})
+    sent.refresh_from_db()
+    assert sent.status == Status.CANCELLED
+    assert sent.status_reason == "no-response"
+    assert Referral.objects.get(rerouted_from=sent).status == Status.REQUESTED
+
+
+def test_referrer_cancels_with_a_reason(client, sent, referrer):
+    client.force_login(referrer)
+    client.post(
+        reverse("referrals:act", args=[sent.pk, "cancel"]),
+        {"reason": "need-met-elsewhere", "reason_text": "Found help at church"},
+    )
+    sent.refresh_from_db()
+    assert sent.status == Status.CANCELLED
+    assert sent.status_reason_text == "Found help at church"
+
+
+def test_messages_both_ways_with_unread_counts(client, sent, staff, referrer):
+    client.force_login(referrer)
+    client.post(reverse("referrals:message", args=[sent.pk]), {"body": "She can come Saturday."})
+    client.force_login(staff)
+    inbox = client.get(reverse("referrals:inbox"))
+    row = next(r for r in inbox.context["rows"] if r.pk == sent.pk)
+    assert row.unread == 1
+    client.get(reverse("referrals:detail", args=[sent.pk]))  # reading clears it
+    inbox = client.get(reverse("referrals:inbox"))
+    assert next(r for r in inbox.context["rows"] if r.pk == sent.pk).unread == 0
+    client.post(reverse("referrals:message", args=[sent.pk]), {"body": "Saturday works."})
+    assert Notification.objects.filter(user=referrer, kind="message").count() == 1
+    assert list(sent.messages.values_list("body", flat=True)) == [
+        "She can come Saturday.",
+        "Saturday works.",
+    ]
+
+
+def test_an_empty_message_is_refused(client, sent, referrer):
+    client.force_login(referrer)
+    client.post(reverse("referrals:message", args=[sent.pk]), {"body": "   "})
+    assert not sent.messages.exists()
+
+
+def test_inbox_tabs_count_new_in_progress_overdue_and_closed(
+    client, patient, service, referrer, staff
+):
+    fresh = referral(patient, service, referrer)
+    late = referral(patient, service, referrer)
+    Referral.objects.filter(pk=late.pk).update(due_at=timezone.now() - datetime.timedelta(days=1))
+    working = referral(patient, service, referrer)
+    working.apply("accept", by=staff, organization=service.organization)
+    done = referral(patient, service, referrer)
+    done.apply("reject", by=staff, organization=service.organization, reason="not-eligible")
+    client.force_login(staff)
+    response = client.get(reverse("referrals:inbox"))
+    counts = {name: count for name, _label, count in response.context["tabs"]}
+    assert counts == {"new": 2, "active": 1, "overdue": 1, "closed": 1}
+    assert {r.pk for r in response.context["rows"]} == {fresh.pk, late.pk}
+    overdue = client.get(reverse("referrals:inbox"), {"tab": "overdue"})
+    assert [r.pk for r in overdue.context["rows"]] == [late.pk]
+
+
+def test_referral_list_filters(client, patient, service, referrer, staff):
+    a = referral(patient, service, referrer)
+    b = referral(patient, service, referrer, need_category="housing-instability")
+    b.apply("accept", by=staff, organization=service.organization)
+    client.force_login(referrer)
+    everything = client.get(reverse("referrals:list")).context["referrals"]
+    assert {r.pk for r in everything} == {a.pk, b.pk}
+    accepted = client.get(reverse("referrals:list"), {"status": "accepted"}).context["referrals"]
+    assert [r.pk for r in accepted] == [b.pk]
+    housing = client.get(reverse("referrals:list"), {"need": "housing-instability"})
+    assert [r.pk for r in housing.context["referrals"]] == [b.pk]
+
+
+def test_email_settings_turn_off_email_but_not_in_app_notifications(
+    client, staff, patient, service, referrer, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    client.post(
+        reverse("referrals:email_settings"),
+        {"status_changes": "on", "messages": "on", "overdue": "on"},  # new referrals off
+    )
+    from referrals.tasks import email_notifications
+
+    with django_capture_on_commit_callbacks(execute=True):
+        made = referral(patient, service, referrer)
+    notification = Notification.objects.get(user=staff, referral=made)
+    assert email_notifications.call([notification.pk]) == 0
+    assert mail.outbox == []
+
+
+def test_notifications_are_emailed_once(patient, service, referrer, staff):
+    from referrals.tasks import email_notifications
+
+    made = referral(patient, service, referrer)
+    ids = list(Notification.objects.filter(referral=made).values_list("pk", flat=True))
+    assert email_notifications.call(ids) == 1
+    assert email_notifications.call(ids) == 0
+    assert mail.outbox[0].to == [staff.email]
+    assert "New referral" in mail.outbox[0].subject
+
+
+def test_notification_page_and_mark_all_read(client, staff, sent):
+    client.force_login(staff)
+    page = client.get(reverse("referrals:notifications"))
+    assert len(page.context["notifications"]) == 1
+    assert page.context["unread_notifications"] == 1
+    client.post(reverse("referrals:notifications"))
+    assert not Notification.objects.filter(user=staff).unread().exists()
+
+
+def test_patient_page_lists_referrals_and_consents(client, sent, referrer):
+    client.force_login(referrer)
+    page = client.get(reverse("patients:detail", args=[sent.patient.pk]))
+    assert page.context["referrals"] == [sent]
+    assert page.context["consents"] == [sent.consent]
