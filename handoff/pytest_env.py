@@ -12,5 +12,7 @@ import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("SECURE_COOKIES", "false")
+# Every test user gets a password; PBKDF2's 1,000,000 rounds would cost ~0.3 s each.
+os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
 # A key prefix of its own per run, so stale Redis groups from an earlier run never reach us.
 os.environ.setdefault("CHANNELS_PREFIX", f"handoff-test-{uuid.uuid4().hex[:8]}")

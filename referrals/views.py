@@ -74,6 +74,11 @@ def _get_referral_for_user(request: HttpRequest, pk: int) -> Referral:
 
 
 def _side(request: HttpRequest, referral: Referral) -> str | None:
+    """The side the user acts for on this referral, if their role may act for it; else None.
+
+    Object views answer 404 to everyone else, whatever their role: a referral another
+    organization cannot act on does not exist for them.
+    """
     membership = current_membership(request)
     side = referral.side_of(request.user, membership.organization if membership else None)
     roles = REFERRING_ROLES if side == Side.REFERRING else RECEIVING_ROLES
@@ -169,7 +174,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(*REFERRING_ROLES, Role.CBO_STAFF)
+@role_required()
 @vary_on_headers("HX-Request")
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     referral = _get_referral_for_user(request, pk)
@@ -201,7 +206,7 @@ def _back_to(referral: Referral) -> HttpResponse:
 
 
 @require_POST
-@role_required(*REFERRING_ROLES, Role.CBO_STAFF)
+@role_required()
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     referral = _get_referral_for_user(request, pk)
     if action not in TRANSITIONS or _side(request, referral) is None:
@@ -234,7 +239,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @require_POST
-@role_required(*REFERRING_ROLES, Role.CBO_STAFF)
+@role_required()
 def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     referral = _get_referral_for_user(request, pk)
     if _side(request, referral) is None:
@@ -257,9 +262,11 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(*RECEIVING_ROLES)
+@role_required()
 def set_step(request: HttpRequest, pk: int) -> HttpResponse:
     referral = _get_referral_for_user(request, pk)
+    if _side(request, referral) != Side.RECEIVING:
+        raise Http404
     form = StepForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a step from the list."))
@@ -611,7 +618,7 @@ def _save_referral(request, *, form, consent_form, consent, patient, service, dr
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*REFERRING_ROLES)
+@role_required()
 def reroute(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a declined, failed or overdue referral to a similar service, in one step."""
     from directory.models import Service
