@@ -1,0 +1,67 @@
+"""Pages do not grow a query per referral, message or event."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import referral
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(client, url) -> int:
+    client.get(url)  # warm up: the first request after sign-in touches the session once more
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _more(patient, service, referrer, staff, n):
+    for i in range(n):
+        made = referral(patient, service, referrer)
+        made.post_message(by=referrer, organization=patient.organization, body=f"note {i}")
+        if i % 2:
+            made.apply("accept", by=staff, organization=service.organization)
+
+
+def test_inbox_queries_do_not_grow_with_referrals(
+    client, patient, service, referrer, staff, django_assert_max_num_queries
+):
+    _more(patient, service, referrer, staff, 2)
+    client.force_login(staff)
+    url = reverse("referrals:inbox")
+    few = _count(client, url)
+    _more(patient, service, referrer, staff, 15)
+    assert _count(client, url) == few
+    with django_assert_max_num_queries(14):
+        client.get(url)
+
+
+def test_referral_list_queries_do_not_grow(
+    client, patient, service, referrer, staff, django_assert_max_num_queries
+):
+    _more(patient, service, referrer, staff, 2)
+    client.force_login(referrer)
+    url = reverse("referrals:list")
+    few = _count(client, url)
+    _more(patient, service, referrer, staff, 15)
+    assert _count(client, url) == few
+    with django_assert_max_num_queries(14):
+        client.get(url)
+
+
+def test_detail_queries_do_not_grow_with_messages_and_events(
+    client, sent, referrer, staff, django_assert_max_num_queries
+):
+    client.force_login(referrer)
+    url = reverse("referrals:detail", args=[sent.pk])
+    few = _count(client, url)
+    for i in range(10):
+        sent.post_message(by=referrer, organization=sent.referring_organization, body=f"m{i}")
+        sent.post_message(by=staff, organization=sent.receiving_organization, body=f"r{i}")
+    assert _count(client, url) == few
+    with django_assert_max_num_queries(20):
+        client.get(url)
