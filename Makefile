@@ -16,6 +16,7 @@ run: export DEBUG ?= true
 run: install assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py schedule_sweeps
 	@echo ""
 	@echo "Handoff is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	@trap 'kill 0' EXIT; \

@@ -84,9 +84,23 @@ def test_seed_demo_is_safe_to_run_twice(settings):
 
     settings.DEBUG = True
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    counts = (Organization.objects.count(), User.objects.count(), Membership.objects.count())
+    from patients.models import Patient
+    from referrals.models import Referral
+
+    def counts():
+        return [
+            m.objects.count() for m in (Organization, User, Membership, Patient, Referral)
+        ]
+
+    first = counts()
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    assert (Organization.objects.count(), User.objects.count(), Membership.objects.count()) == counts
+    assert counts() == first
+    assert first[-1] == 3  # demo referrals: new, accepted, in progress
+    assert set(Referral.objects.values_list("status", flat=True)) == {
+        "requested",
+        "accepted",
+        "in-progress",
+    }
     assert User.objects.get(email="ana.rivera@riverside-chc.example.org").check_password(
         "handoff-demo-2026"
     )

@@ -33,5 +33,6 @@ class Command(BaseCommand):
     def extra_seeders(self):
         """Demo data of other apps (directory, patients, …), added as their issues land."""
         from directory.demo import seeder as directory_seeder
+        from referrals.demo import seeder as referrals_seeder
 
-        return [directory_seeder()]
+        return [directory_seeder(), referrals_seeder()]
