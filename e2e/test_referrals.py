@@ -1,0 +1,230 @@
+"""The loop, with two people at once: a referrer at a clinic and staff at a food bank.
+
+Each has their own browser context; every change one makes must reach the other's open page
+over the websocket, without a reload.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Role
+from directory.models import TaxonomyTerm
+from directory.taxonomy import load_taxonomy
+from e2e.helpers import assert_accessible, sign_in, wait_for_live
+from referrals.models import Referral
+from screening.instrument import get_instrument
+from tests.factories import (
+    ClinicFactory,
+    OrganizationFactory,
+    PatientFactory,
+    ScreeningFactory,
+    directory_service,
+    member,
+    referral,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def cast(live_url):
+    if not TaxonomyTerm.objects.exists():
+        load_taxonomy()
+    clinic = ClinicFactory(name="Riverside Clinic")
+    food_bank = OrganizationFactory(name="Eastside Food Bank")
+    referrer = member(clinic, Role.REFERRER, full_name="Rita Referrer")
+    staff = member(food_bank, Role.CBO_STAFF, full_name="Stan Staff")
+    pantry = directory_service(
+        name="Weekly Food Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3399, -71.0752),
+        languages=("en", "es"),
+        response_time_days=2,
+    )
+    patient = PatientFactory(
+        organization=clinic,
+        given_name="Rosa",
+        family_name="Díaz",
+        phone="617-555-0142",
+        zip_code="02118",
+        registered_by=referrer,
+    )
+    return {
+        "clinic": clinic,
+        "food_bank": food_bank,
+        "referrer": referrer,
+        "staff": staff,
+        "pantry": pantry,
+        "patient": patient,
+    }
+
+
+def _screened(patient, referrer):
+    """A completed screening with food positive (recorded server-side: test_screening.py
+    drives the screening form itself)."""
+    screening = ScreeningFactory(patient=patient, started_by=referrer)
+    for question in get_instrument("ahc-hrsn-core").questions:
+        tokens = ["LA6729-3"] if question.code == "88122-7" else ["declined"]
+        screening.record(question.code, tokens)
+    screening.complete(by=referrer)
+    return screening
+
+
+def _status(page):
+    return page.locator("#referral-status").get_by_test_id("status")
+
+
+def _give_consent(page):
+    page.get_by_label(re.compile(r"^How the person gave consent")).select_option("verbal")
+    page.get_by_text("I told the person what will be shared").click()
+
+
+def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_url, cast):
+    referrer_page, staff_page = new_page(), new_page()
+    screening = _screened(cast["patient"], cast["referrer"])
+
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.get_by_role("link", name="Inbox", exact=True).click()
+    wait_for_live(staff_page)
+    expect(staff_page.get_by_test_id("inbox-empty")).to_be_visible()
+    expect(staff_page.get_by_test_id("count-new")).to_have_text("0")
+
+    # The referrer starts from the screening result: the draft is pre-filled.
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/screening/{screening.pk}/results/")
+    referrer_page.get_by_role("link", name="Refer to Weekly Food Pantry").click()
+    expect(referrer_page.get_by_role("heading", level=1)).to_have_text(
+        "Refer Rosa Díaz to Weekly Food Pantry"
+    )
+    expect(referrer_page.get_by_label(re.compile(r"^Need this referral addresses"))).to_have_value(
+        "food-insecurity"
+    )
+    assert_accessible(referrer_page)
+    referrer_page.get_by_label("Best times to reach them").fill("Mornings before 11")
+    referrer_page.get_by_label("Note for the receiving organization").fill(
+        "Family of four; Saturday pick-up is easiest."
+    )
+    # Sending without consent is refused, and says why, in place.
+    referrer_page.get_by_role("button", name="Send referral").click()
+    expect(referrer_page.locator(".usa-error-message").first).to_be_visible()
+    assert not Referral.objects.exists()
+    _give_consent(referrer_page)
+    referrer_page.get_by_role("button", name="Send referral").click()
+    expect(_status(referrer_page)).to_have_text("Sent")
+    wait_for_live(referrer_page)
+    made = Referral.objects.get()
+
+    # The new referral appears in the food bank's inbox without a reload.
+    expect(staff_page.get_by_test_id("inbox-row")).to_have_count(1)
+    expect(staff_page.get_by_test_id("count-new")).to_have_text("1")
+    assert_accessible(staff_page)
+
+    # Opening it marks it seen; the referrer's open page shows that live.
+    staff_page.get_by_role("link", name="Rosa Díaz").click()
+    expect(staff_page.get_by_text("Family of four; Saturday pick-up is easiest.")).to_be_visible()
+    expect(staff_page.get_by_text("617-555-0142")).to_be_visible()  # consent allowed contact
+    wait_for_live(staff_page)
+    expect(_status(referrer_page)).to_have_text("Seen")
+
+    # Messages both ways, live.
+    staff_page.get_by_role("textbox", name="Message").fill("Hola Rosa's team: can she come Saturday?")
+    staff_page.get_by_role("button", name="Send message").click()
+    expect(referrer_page.get_by_test_id("message")).to_contain_text(
+        ["Hola Rosa's team: can she come Saturday?"]
+    )
+    # two notifications pushed live to the nav: "seen", then the message
+    expect(referrer_page.get_by_test_id("nav-unread")).to_have_text(re.compile(r"^\s*2 unread\s*$"))
+    referrer_page.get_by_role("textbox", name="Message").fill("Yes, Saturday at 10 works.")
+    referrer_page.get_by_role("button", name="Send message").click()
+    expect(staff_page.get_by_test_id("message")).to_have_count(2)
+    expect(staff_page.get_by_test_id("message").nth(1)).to_contain_text("Saturday at 10 works")
+
+    # Accept, book the intake, start, complete: each shows on the referrer's page live.
+    staff_page.get_by_role("button", name="Accept", exact=True).click()
+    expect(_status(staff_page)).to_have_text("Accepted")
+    expect(_status(referrer_page)).to_have_text("Accepted")
+    staff_page.get_by_label(re.compile(r"^Current step")).select_option("intake-booked")
+    intake = (datetime.date.today() + datetime.timedelta(days=5)).isoformat()
+    staff_page.get_by_label("Intake appointment (date and time)").fill(f"{intake}T10:00")
+    staff_page.get_by_role("button", name="Update step").click()
+    expect(referrer_page.get_by_test_id("step")).to_contain_text("Intake appointment booked")
+    staff_page.get_by_role("button", name="Start work").click()
+    expect(_status(referrer_page)).to_have_text("In progress")
+    staff_page.locator("summary", has_text=re.compile(r"^Complete$")).click()
+    staff_page.get_by_label("Need met", exact=True).check()
+    staff_page.get_by_label(re.compile(r"^What was provided")).fill("Groceries for two weeks")
+    staff_page.get_by_role("button", name="Complete with this outcome").click()
+    expect(_status(staff_page)).to_have_text("Completed")
+    expect(_status(referrer_page)).to_have_text("Completed")
+    expect(referrer_page.get_by_test_id("outcome")).to_contain_text("Groceries for two weeks")
+    assert_accessible(referrer_page)
+    assert_accessible(staff_page)
+
+    made.refresh_from_db()
+    assert made.status == "completed" and made.outcome == "met"
+    assert list(
+        made.events.filter(kind="status").order_by("pk").values_list("to_status", flat=True)
+    ) == ["requested", "received", "accepted", "in-progress", "completed"]
+
+
+def test_decline_then_reroute_and_cancel(new_page, live_url, cast):
+    other = directory_service(
+        name="Westside Pantry", terms=("food.food-pantry",), at=(42.345, -71.08)
+    )
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    referrer_page, staff_page = new_page(), new_page()
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    wait_for_live(referrer_page)
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    staff_page.locator("summary", has_text="Decline").click()
+    staff_page.get_by_label("Reason", exact=True).select_option("no-capacity")
+    staff_page.get_by_role("button", name="Confirm: Decline").click()
+    expect(_status(referrer_page)).to_have_text("Declined")
+
+    # The referrer's page now offers similar services; re-routing is one step.
+    referrer_page.get_by_role("link", name="Send to a similar service").click()
+    expect(referrer_page.get_by_test_id("reroute-option")).to_contain_text(["Westside Pantry"])
+    assert_accessible(referrer_page)
+    _give_consent(referrer_page)
+    referrer_page.get_by_role("button", name="Send to this service").click()
+    expect(_status(referrer_page)).to_have_text("Sent")
+    rerouted = Referral.objects.get(rerouted_from=sent)
+    assert rerouted.service == other
+
+    # ...and cancels it with a reason.
+    referrer_page.locator("summary", has_text="Cancel referral").click()
+    referrer_page.get_by_label("Reason", exact=True).select_option("need-met-elsewhere")
+    referrer_page.get_by_role("button", name="Confirm: Cancel referral").click()
+    expect(_status(referrer_page)).to_have_text("Cancelled")
+
+
+def test_consent_withdrawal_hides_details_from_the_open_receiving_page(
+    new_page, live_url, cast
+):
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    referrer_page, staff_page = new_page(), new_page()
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    expect(staff_page.get_by_text("617-555-0142")).to_be_visible()
+    wait_for_live(staff_page)
+
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/patients/{cast['patient'].pk}/")
+    referrer_page.locator("summary", has_text="Withdraw consent for Eastside Food Bank").click()
+    referrer_page.get_by_role("button", name="Withdraw consent").click()
+    expect(referrer_page.get_by_text("Consent withdrawn.")).to_be_visible()
+
+    # The staff member's open page shows the cancellation live; on the next look the
+    # details are gone.
+    expect(_status(staff_page)).to_have_text("Cancelled")
+    staff_page.reload()
+    expect(staff_page.get_by_test_id("consent-withdrawn")).to_be_visible()
+    expect(staff_page.get_by_text("617-555-0142")).to_have_count(0)
