@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class EhrConnectionQuerySet(models.QuerySet["EhrConnection"]):
+    def for_organization(self, organization) -> EhrConnectionQuerySet:
+        return self.filter(organization=organization)
+
+    def active(self) -> EhrConnectionQuerySet:
+        return self.filter(is_active=True)
+
+    def sending_screenings(self) -> EhrConnectionQuerySet:
+        return self.active().filter(send_screenings=True)
+
+
+class EhrConnection(models.Model):
+    """Where a health organization's EHR listens for FHIR R4, how to sign in, and what to send."""
+
+    class AuthKind(models.TextChoices):
+        NONE = "none", _("None (an open test server)")
+        BEARER = "bearer", _("A bearer token")
+        SMART_BACKEND = "smart-backend", _("SMART Backend Services (signed JWT)")
+
+    class Algorithm(models.TextChoices):
+        RS384 = "RS384", "RS384"
+        ES384 = "ES384", "ES384"
+
+    organization = models.OneToOneField(
+        "directory.Organization",
+        on_delete=models.CASCADE,
+        related_name="ehr_connection",
+        verbose_name=_("organization"),
+    )
+    base_url = models.URLField(_("FHIR base URL"), max_length=500)
+    auth_kind = models.CharField(
+        _("authentication"), max_length=16, choices=AuthKind.choices, default=AuthKind.NONE
+    )
+    # Secrets are write-only in the portal's pages: shown never, replaced when typed again.
+    bearer_token = models.CharField(_("bearer token"), max_length=2000, blank=True)
+    client_id = models.CharField(_("client id"), max_length=255, blank=True)
+    token_url = models.URLField(_("token URL"), max_length=500, blank=True)
+    private_key_pem = models.TextField(_("private key (PEM)"), blank=True)
+    key_id = models.CharField(_("key id (kid)"), max_length=255, blank=True)
+    algorithm = models.CharField(
+        _("signing algorithm"), max_length=8, choices=Algorithm.choices, default=Algorithm.RS384
+    )
+    scope = models.CharField(
+        _("scope"), max_length=500, blank=True, default="system/*.read system/*.write"
+    )
+    mrn_system = models.CharField(
+        _("MRN identifier system"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "The URI the EHR uses for its medical record numbers, for patients registered "
+            "without one of their own."
+        ),
+    )
+    send_screenings = models.BooleanField(_("send screenings and needs"), default=True)
+    send_referrals = models.BooleanField(_("send referrals and outcomes"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Reachability, kept by the sender: one probe per backoff step while the EHR is down.
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EhrConnectionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("EHR connection")
+        verbose_name_plural = _("EHR connections")
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.base_url}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.auth_kind == self.AuthKind.BEARER and not self.bearer_token:
+            errors["bearer_token"] = _("Enter the bearer token the EHR gave you.")
+        if self.auth_kind == self.AuthKind.SMART_BACKEND:
+            for name in ("client_id", "token_url", "private_key_pem"):
+                if not getattr(self, name):
+                    errors[name] = _("SMART Backend Services needs this.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class OutboxQuerySet(models.QuerySet["OutboxMessage"]):
+    def waiting_or_failed(self) -> OutboxQuerySet:
+        return self.filter(
+            state__in=[
+                OutboxMessage.State.PENDING,
+                OutboxMessage.State.FAILED,
+                OutboxMessage.State.REJECTED,
+            ]
+        )
+
+    def for_organization(self, organization) -> OutboxQuerySet:
+        return self.filter(connection__organization=organization)
+
+
+class OutboxMessage(models.Model):
+    """One resource to put on one EHR, written in the transaction of the change it carries."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed, needs a retry")
+        REJECTED = "rejected", _("Rejected by the EHR")
+        SUPERSEDED = "superseded", _("Replaced by a newer change")
+
+    connection = models.ForeignKey(EhrConnection, on_delete=models.CASCADE, related_name="outbox")
+    # What changed in the portal ("screening:12", later "referral:34"); sequence orders its
+    # changes, and a change is sent only after every earlier one of its aggregate.
+    aggregate = models.CharField(max_length=64)
+    sequence = models.PositiveIntegerField()
+    resource_type = models.CharField(max_length=64)
+    # The portal's identifier: the EHR's copy is found (and updated in place) by it.
+    identifier_system = models.CharField(max_length=255)
+    identifier_value = models.CharField(max_length=255)
+    # The resource as it was when the change was made, with the portal's local references.
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A worker's lease while it sends (a crashed worker's lease runs out; resending is safe).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    outcome_text = models.TextField(_("what the EHR said"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    server_id = models.CharField(max_length=128, blank=True)
+    server_version = models.CharField(max_length=128, blank=True)
+
+    objects = OutboxQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "aggregate", "sequence"], name="outbox_one_per_sequence"
+            ),
+        ]
+        indexes = [
+            # The sender's "is anything earlier still unsent?": aggregate + sequence < n.
+            models.Index(fields=["connection", "aggregate", "sequence"], name="outbox_aggregate"),
+            # The sender's due list: WHERE state = 'pending' AND next_attempt_at <= now.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_due",
+                condition=Q(state="pending"),
+            ),
+            # Superseding: older unsent copies of the same resource.
+            models.Index(
+                fields=["connection", "resource_type", "identifier_value"], name="outbox_resource"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aggregate}#{self.sequence} {self.resource_type} ({self.state})"
+
+    @property
+    def conditional_query(self) -> str:
+        return f"identifier={self.identifier_system}|{self.identifier_value}"
+
+
+class RemoteResource(models.Model):
+    """What one EHR holds for one of the portal's identifiers: its id there, and version."""
+
+    connection = models.ForeignKey(EhrConnection, on_delete=models.CASCADE, related_name="+")
+    resource_type = models.CharField(max_length=64)
+    identifier_system = models.CharField(max_length=255)
+    identifier_value = models.CharField(max_length=255)
+    server_id = models.CharField(max_length=128)
+    server_version = models.CharField(max_length=128, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "resource_type", "identifier_system", "identifier_value"],
+                name="remote_resource_one_per_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.server_id}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.server_id}"
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+TOKEN_PREFIX = "hfx_"
+
+
+class ApiClientQuerySet(models.QuerySet["ApiClient"]):
+    def for_organization(self, organization) -> ApiClientQuerySet:
+        return self.filter(organization=organization)
+
+    def usable(self) -> ApiClientQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiClient(models.Model):
+    """A system (an EHR) calling the portal's FHIR API for one organization, by bearer token.
+
+    Only a SHA-256 hash of the token is kept: the token is random and long, so a plain hash
+    cannot be reversed, and a database leak does not hand out working tokens.
+    """
+
+    organization = models.ForeignKey(
+        "directory.Organization", on_delete=models.CASCADE, related_name="api_clients"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(max_length=12, editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects = ApiClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["revoked_at", "name", "pk"]
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization})"
+
+    @classmethod
+    def issue(cls, organization, name: str, *, by=None) -> tuple[ApiClient, str]:
+        """A new client and its token; the token is returned here once and never again."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        client = cls.objects.create(
+            organization=organization,
+            name=name,
+            token_hash=_hash_token(secret),
+            token_hint=secret[: len(TOKEN_PREFIX) + 4],
+            created_by=by,
+        )
+        return client, secret
+
+    @classmethod
+    def authenticate(cls, secret: str) -> ApiClient | None:
+        """The unrevoked client holding ``secret``, its last use noted; None otherwise."""
+        if not secret.startswith(TOKEN_PREFIX):
+            return None
+        client = (
+            cls.objects.usable()
+            .select_related("organization")
+            .filter(token_hash=_hash_token(secret))
+            .first()
+        )
+        if client is not None:
+            client.last_used = timezone.now()
+            cls.objects.filter(pk=client.pk).update(last_used=client.last_used)
+        return client
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

@@ -1,0 +1,477 @@
+"""The transactional outbox: changes for EHRs are written with the change, sent later, in order.
+
+``enqueue`` runs inside the caller's transaction, so the change and its outbox rows commit
+or roll back together, and the worker's wake-up (a django-tasks row in the same database)
+with them. The sender (``send_due``, run by the ``send_outbox`` task) puts each resource on
+the EHR by conditional update on the portal's identifier, so a resend never makes a copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db import transaction
+from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from interop.client import EhrError, EhrServer, server_for
+from interop.mapping import (
+    logical_reference,
+    patient_identifier,
+    patient_resource,
+    portal_system,
+    rewrite_references,
+    with_portal_identifier,
+)
+from interop.models import EhrConnection, OutboxMessage, RemoteResource
+
+logger = logging.getLogger(__name__)
+
+State = OutboxMessage.State
+UNSENT = [State.PENDING, State.FAILED, State.REJECTED]
+# A worker's lease on a message it is sending; longer than the request timeout.
+LEASE = timedelta(seconds=90)
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_WAIT = timedelta(hours=1)
+# A resource the EHR keeps failing on (5xx) stops after this many tries, for an admin to see.
+# An unreachable EHR is not the message's fault: those retries go on, an hour apart at most.
+MAX_ATTEMPTS = 10
+
+
+def backoff(failures: int) -> timedelta:
+    """5 s, 10 s, 20 s, … capped at an hour, with a little jitter so workers spread out."""
+    wait = min(FIRST_RETRY * 2 ** max(failures - 1, 0), LONGEST_WAIT)
+    return wait * (1 + random.random() / 10)
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def enqueue(connection: EhrConnection, aggregate: str, resources: list[dict]) -> list[OutboxMessage]:
+    """Queue ``resources`` (FHIR JSON with local ids) for ``connection``, in this order.
+
+    Must run inside the transaction that makes the change, holding the aggregate's row lock
+    (so two changes to one aggregate cannot take the same sequence number). An older unsent
+    copy of the same resource is superseded: only the newest state is worth sending.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("interop.outbox.enqueue must run inside the caller's transaction")
+    last = (
+        OutboxMessage.objects.filter(connection=connection, aggregate=aggregate).aggregate(
+            last=Max("sequence")
+        )["last"]
+        or 0
+    )
+    now = timezone.now()
+    messages = []
+    for offset, resource in enumerate(resources, start=1):
+        payload, system, value = with_portal_identifier(resource)
+        OutboxMessage.objects.filter(
+            connection=connection,
+            resource_type=payload["resourceType"],
+            identifier_system=system,
+            identifier_value=value,
+            state__in=UNSENT,
+        ).update(state=State.SUPERSEDED, claim="")
+        messages.append(
+            OutboxMessage(
+                connection=connection,
+                aggregate=aggregate,
+                sequence=last + offset,
+                resource_type=payload["resourceType"],
+                identifier_system=system,
+                identifier_value=value,
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    OutboxMessage.objects.bulk_create(messages)
+    if messages:
+        _wake_worker()
+    return messages
+
+
+def enqueue_screening(screening) -> list[OutboxMessage]:
+    """Queue a completed screening's QuestionnaireResponse, Observations and Conditions for
+    the organization's EHR, if it has an active connection that takes screenings."""
+    from screening.fhir import screening_resources
+
+    connection = (
+        EhrConnection.objects.sending_screenings()
+        .filter(organization_id=screening.patient.organization_id)
+        .first()
+    )
+    if connection is None or not screening.is_completed:
+        return []
+    resources = [r.as_json() for r in screening_resources(screening)]
+    return enqueue(connection, f"screening:{screening.pk}", resources)
+
+
+def _wake_worker(at: datetime | None = None) -> None:
+    from interop.tasks import send_outbox
+
+    if at is None:
+        send_outbox.enqueue()
+    else:
+        send_outbox.using(run_after=at).enqueue()
+
+
+def retry(message: OutboxMessage) -> bool:
+    """An admin's retry of a failed or rejected message (after fixing what was wrong)."""
+    with transaction.atomic():
+        updated = OutboxMessage.objects.filter(
+            pk=message.pk, state__in=[State.FAILED, State.REJECTED]
+        ).update(state=State.PENDING, attempts=0, next_attempt_at=timezone.now(), claim="")
+        EhrConnection.objects.filter(pk=message.connection_id).update(retry_at=None)
+        if updated:
+            _wake_worker()
+    return bool(updated)
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    rejected: int = 0
+    superseded: int = 0
+
+
+def _due(now: datetime, skip: set[int]):
+    earlier_unsent = OutboxMessage.objects.filter(
+        connection=OuterRef("connection"),
+        aggregate=OuterRef("aggregate"),
+        sequence__lt=OuterRef("sequence"),
+        state__in=UNSENT,
+    )
+    return (
+        OutboxMessage.objects.filter(
+            state=State.PENDING, next_attempt_at__lte=now, connection__is_active=True
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(Q(connection__retry_at__isnull=True) | Q(connection__retry_at__lte=now))
+        .exclude(connection_id__in=skip)
+        .filter(~Exists(earlier_unsent))
+        .order_by("next_attempt_at", "pk")
+    )
+
+
+def _claim_next(skip: set[int]) -> OutboxMessage | None:
+    """Take the next message that is due and first in its aggregate, for one send."""
+    now = timezone.now()
+    with transaction.atomic():
+        # The row lock (skipping rows another worker holds) makes two workers take different
+        # messages; "first in its aggregate" keeps one aggregate's messages one at a time.
+        message = (
+            _due(now, skip)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("connection")
+            .first()
+        )
+        if message is None:
+            return None
+        message.claim = uuid.uuid4().hex
+        message.claimed_until = now + LEASE
+        message.attempts += 1
+        message.save(update_fields=["claim", "claimed_until", "attempts"])
+    return message
+
+
+def send_due(*, budget: timedelta = timedelta(seconds=50)) -> SendReport:
+    """Send what is due, until nothing is or the time budget is spent; then plan the next run."""
+    report = SendReport()
+    unreachable: set[int] = set()
+    until = timezone.now() + budget
+    while timezone.now() < until:
+        message = _claim_next(unreachable)
+        if message is None:
+            break
+        outcome = deliver(message)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        if outcome == "retrying" and message.connection.unreachable_since:
+            unreachable.add(message.connection_id)
+    _plan_next_run()
+    return report
+
+
+def _plan_next_run() -> None:
+    """A wake-up for the earliest time something becomes due, unless one is already waiting.
+
+    Messages held behind an earlier unsent one of their aggregate are not "due": they move
+    when that one does, and that one has its own time here.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    if _due(now, set()).exists():
+        at = now
+    else:
+        pending = OutboxMessage.objects.filter(state=State.PENDING, connection__is_active=True)
+        candidates = [
+            pending.filter(next_attempt_at__gt=now).aggregate(at=Min("next_attempt_at"))["at"],
+            pending.filter(claimed_until__gt=now).aggregate(at=Min("claimed_until"))["at"],
+            EhrConnection.objects.filter(
+                is_active=True, retry_at__gt=now, outbox__state=State.PENDING
+            ).aggregate(at=Min("retry_at"))["at"],
+        ]
+        at = min(filter(None, candidates), default=None)
+    if at is None:
+        return
+    waiting = DBTaskResult.objects.filter(
+        task_path="interop.tasks.send_outbox", status="READY"
+    ).filter(Q(run_after__isnull=True) | Q(run_after__lte=at))
+    if not waiting.exists():
+        _wake_worker(at if at > now else None)
+
+
+def _finish(message: OutboxMessage, **fields) -> bool:
+    """Record the result if this worker still holds the message (its lease may have run out)."""
+    fields.setdefault("claim", "")
+    fields.setdefault("claimed_until", None)
+    return bool(
+        OutboxMessage.objects.filter(pk=message.pk, claim=message.claim).update(**fields)
+    )
+
+
+def deliver(message: OutboxMessage) -> str:
+    """Send one claimed message; returns "sent", "retrying", "rejected" or "superseded"."""
+    connection = message.connection
+    newer = OutboxMessage.objects.filter(
+        connection=connection,
+        resource_type=message.resource_type,
+        identifier_system=message.identifier_system,
+        identifier_value=message.identifier_value,
+        pk__gt=message.pk,
+    ).exclude(state=State.SUPERSEDED)
+    if newer.exists():
+        # A later change of the same resource is queued or sent: this older state must never
+        # land after it.
+        _finish(message, state=State.SUPERSEDED)
+        return "superseded"
+    server = server_for(connection)
+    try:
+        body = rewrite_references(
+            message.payload, lambda kind, local: _resolve(server, connection, kind, local)
+        )
+        query = urlencode({"identifier": f"{message.identifier_system}|{message.identifier_value}"})
+        response = server.put_json(f"{message.resource_type}?{query}", body)
+        stored = response.json()
+    except EhrError as error:
+        return _failed(message, error)
+    except ValueError as error:  # not JSON: the server is misbehaving, try again later
+        return _failed(message, EhrError(str(error), transient=True))
+    now = timezone.now()
+    server_id = str(stored.get("id", ""))
+    version = str((stored.get("meta") or {}).get("versionId", ""))
+    with transaction.atomic():
+        if _finish(
+            message,
+            state=State.SENT,
+            sent_at=now,
+            server_id=server_id,
+            server_version=version,
+            last_error="",
+            outcome_text="",
+        ):
+            _remember(connection, message.resource_type, message.identifier_system,
+                      message.identifier_value, server_id, version)
+        _reachable(connection)
+    return "sent"
+
+
+def _failed(message: OutboxMessage, error: EhrError) -> str:
+    now = timezone.now()
+    connection = message.connection
+    text = str(error)[:2000]
+    if not error.transient:
+        _finish(
+            message,
+            state=State.REJECTED,
+            last_error=text,
+            last_error_at=now,
+            outcome_text=text.split(": ", 1)[-1] if error.status else text,
+        )
+        if error.status is not None:
+            _reachable(connection)
+        logger.warning("EHR rejected %s: %s", message, text)
+        return "rejected"
+    if error.status is None:
+        # Not reachable at all: the whole connection waits, probed once per backoff step.
+        with transaction.atomic():
+            locked = EhrConnection.objects.select_for_update().get(pk=connection.pk)
+            locked.consecutive_failures += 1
+            locked.unreachable_since = locked.unreachable_since or now
+            locked.retry_at = now + backoff(locked.consecutive_failures)
+            locked.last_error = text[:500]
+            locked.save(
+                update_fields=["consecutive_failures", "unreachable_since", "retry_at", "last_error"]
+            )
+            connection.unreachable_since = locked.unreachable_since
+            _finish(message, last_error=text, last_error_at=now, next_attempt_at=locked.retry_at)
+    elif message.attempts >= MAX_ATTEMPTS:
+        _finish(message, state=State.FAILED, last_error=text, last_error_at=now)
+        return "rejected"
+    else:
+        _finish(
+            message,
+            last_error=text,
+            last_error_at=now,
+            next_attempt_at=now + backoff(message.attempts),
+        )
+    logger.info("EHR send of %s will be retried: %s", message, text)
+    return "retrying"
+
+
+def _reachable(connection: EhrConnection) -> None:
+    if connection.unreachable_since or connection.consecutive_failures or connection.retry_at:
+        EhrConnection.objects.filter(pk=connection.pk).update(
+            unreachable_since=None, consecutive_failures=0, retry_at=None, last_error=""
+        )
+        connection.unreachable_since = None
+        connection.consecutive_failures = 0
+        connection.retry_at = None
+
+
+def _remember(connection, resource_type, system, value, server_id, version) -> RemoteResource:
+    remote, _created = RemoteResource.objects.update_or_create(
+        connection=connection,
+        resource_type=resource_type,
+        identifier_system=system,
+        identifier_value=value,
+        defaults={"server_id": server_id, "server_version": version},
+    )
+    return remote
+
+
+def _resolve(server: EhrServer, connection: EhrConnection, kind: str, local_id: str) -> dict:
+    """The reference to use on the EHR for the portal's local ``kind/local_id``."""
+    if kind == "Patient":
+        return {"reference": f"Patient/{resolve_patient(server, connection, local_id)}"}
+    remote = RemoteResource.objects.filter(
+        connection=connection,
+        resource_type=kind,
+        identifier_system=portal_system(kind),
+        identifier_value=local_id,
+    ).first()
+    if remote is not None:
+        return {"reference": remote.reference}
+    return logical_reference(kind, local_id)
+
+
+def resolve_patient(server: EhrServer, connection: EhrConnection, patient_pk: str) -> str:
+    """The EHR's id for the portal's patient, found by MRN; created only if the EHR has none.
+
+    Search first, then a conditional create (If-None-Exist) by the same identifier, so two
+    workers racing to register one person still leave the EHR with one record.
+    """
+    from fhirclient.models.patient import Patient as FhirPatient
+
+    from patients.models import Patient
+
+    patient = Patient.objects.get(pk=patient_pk)
+    system, value = patient_identifier(patient, connection.mrn_system)
+    remote = RemoteResource.objects.filter(
+        connection=connection,
+        resource_type="Patient",
+        identifier_system=system,
+        identifier_value=value,
+    ).first()
+    if remote is not None:
+        return remote.server_id
+    search = FhirPatient.where({"identifier": f"{system}|{value}"}).construct()
+    found = [e["resource"] for e in server.request_json(search).get("entry") or [] if "resource" in e]
+    if len(found) > 1:
+        raise EhrError(
+            _("The EHR holds %(count)s patients with the identifier %(value)s; fix that there.")
+            % {"count": len(found), "value": value},
+            transient=False,
+        )
+    if found:
+        server_id = found[0]["id"]
+    else:
+        query = urlencode({"identifier": f"{system}|{value}"})
+        created = server.post_json(
+            "Patient",
+            patient_resource(patient, connection.mrn_system),
+            headers={"If-None-Exist": query},
+        ).json()
+        server_id = created["id"]
+    _remember(connection, "Patient", system, value, server_id, "")
+    return server_id
+
+
+# --- showing -----------------------------------------------------------------------------
+
+
+@dataclass
+class SyncState:
+    """Where an aggregate's changes are on their way to the EHR, in plain words."""
+
+    kind: str  # "sent", "waiting", "rejected", "failed"
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _clock(when: datetime) -> str:
+    local = timezone.localtime(when)
+    if local.date() == timezone.localdate():
+        return date_format(local, "H:i")
+    return date_format(local, "SHORT_DATETIME_FORMAT")
+
+
+def sync_state_for(aggregate: str) -> SyncState | None:
+    """Plain-language status of everything sent for ``aggregate`` ("screening:12"); None
+    when nothing is sent for it."""
+    messages = list(
+        OutboxMessage.objects.filter(aggregate=aggregate)
+        .exclude(state=State.SUPERSEDED)
+        .select_related("connection")
+        .order_by("sequence")
+    )
+    if not messages:
+        return None
+    rejected = [m for m in messages if m.state == State.REJECTED]
+    if rejected:
+        return SyncState(
+            "rejected",
+            _("Rejected by EHR: %(reason)s") % {"reason": rejected[0].outcome_text or rejected[0].last_error},
+        )
+    if any(m.state == State.FAILED for m in messages):
+        return SyncState(
+            "failed",
+            _("Not sent — the EHR kept failing; an organization admin can retry."),
+        )
+    waiting = [m for m in messages if m.state == State.PENDING]
+    if waiting:
+        connection = waiting[0].connection
+        if connection.unreachable_since:
+            return SyncState(
+                "waiting",
+                _("Waiting — EHR unreachable since %(time)s, retrying")
+                % {"time": _clock(connection.unreachable_since)},
+            )
+        if not connection.is_active:
+            return SyncState("waiting", _("Waiting — the EHR connection is switched off"))
+        failing = [m for m in waiting if m.last_error]
+        if failing:
+            return SyncState(
+                "waiting",
+                _("Waiting — the EHR answered with an error, retrying: %(error)s")
+                % {"error": failing[0].last_error},
+            )
+        return SyncState("waiting", _("Waiting to be sent to the EHR"))
+    last = max(m.sent_at for m in messages if m.sent_at)
+    return SyncState("sent", _("Sent to EHR %(when)s") % {"when": naturaltime(last)})
