@@ -205,6 +205,11 @@ class Screening(models.Model):
             screening.completed_at = now
             screening.completed_by = by
             screening.save(update_fields=["status", "completed_at", "completed_by"])
+            # The EHR copy, if the organization sends screenings to one, is queued in this
+            # transaction: a crash after commit cannot lose it (interop's outbox).
+            from interop.outbox import enqueue_screening
+
+            enqueue_screening(screening)
         self.refresh_from_db()
         return found
 
