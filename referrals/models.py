@@ -189,6 +189,12 @@ class Referral(models.Model):
             models.Index(
                 fields=["receiving_organization", "status", "-updated_at"], name="referral_inbox"
             ),
+            # Tabs spanning several statuses (closed, in progress), newest first: walk this
+            # index in order and stop after a page, instead of sorting thousands of rows.
+            models.Index(
+                fields=["receiving_organization", "-updated_at"], name="referral_inbox_recent"
+            ),
+            models.Index(fields=["referring_organization", "-updated_at"], name="referral_sent_recent"),
             # The referring list: WHERE referring_organization = ? …
             models.Index(
                 fields=["referring_organization", "status", "-updated_at"], name="referral_sent"

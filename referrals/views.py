@@ -46,6 +46,35 @@ INBOX_TABS = {
 }
 
 
+PAGE_SIZE = 25
+
+
+class _Pager:
+    """Pages of PAGE_SIZE rows for a list whose total is known; ?page=N (a bad N is page 1)."""
+
+    def __init__(self, request: HttpRequest, total: int):
+        self.total = total
+        self.num_pages = max(1, -(-total // PAGE_SIZE))
+        raw = request.GET.get("page", "1")
+        number = int(raw) if raw.isdigit() else 1
+        self.number = min(max(1, number), self.num_pages)
+        self.offset = (self.number - 1) * PAGE_SIZE
+        params = request.GET.copy()
+        params.pop("page", None)
+        self.base_query = params.urlencode()
+
+    def url(self, number: int) -> str:
+        return f"?{self.base_query}&page={number}" if self.base_query else f"?page={number}"
+
+    @property
+    def previous_url(self) -> str:
+        return self.url(self.number - 1) if self.number > 1 else ""
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.number + 1) if self.number < self.num_pages else ""
+
+
 def _referrals_for_current_org(request: HttpRequest):
     """Referrals the current organization sent, or received (never another's drafts)."""
     organization = current_organization(request)
@@ -112,7 +141,8 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(referred_by=request.user)
     if filters["overdue"]:
         qs = qs.overdue()
-    page = list(_with_list_data(qs)[:200])
+    pager = _Pager(request, total=qs.count())
+    page = list(_with_list_data(qs).order_by("-updated_at", "-pk")[pager.offset : pager.offset + PAGE_SIZE])
     receivers = (
         Referral.objects.sent_by(organization)
         .values_list("receiving_organization_id", "receiving_organization__name")
@@ -125,6 +155,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         template,
         {
             "referrals": page,
+            "pager": pager,
             "filters": filters,
             "statuses": Status.choices,
             "receivers": list(receivers),
@@ -156,7 +187,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     condition = INBOX_TABS[tab][1]
     qs = received.overdue(now) if condition is None else received.filter(condition)
-    rows = list(_with_list_data(qs).order_by("due_at" if tab in ("new", "overdue") else "-updated_at")[:200])
+    ordered = _with_list_data(qs).order_by(
+        "due_at" if tab in ("new", "overdue") else "-updated_at", "-pk"
+    )
+    # The tab's count is already known: page without Paginator's extra COUNT query.
+    pager = _Pager(request, total=counts[tab])
+    rows = list(ordered[pager.offset : pager.offset + PAGE_SIZE])
     unread = referral_handoff.unread_counts(request.user, organization, rows)
     for row in rows:
         row.unread = unread.get(row.pk, 0)
@@ -168,6 +204,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "tab": tab,
             "tabs": [(name, label, counts[name]) for name, (label, _c) in INBOX_TABS.items()],
+            "pager": pager,
             "now": now,
         },
     )

@@ -367,3 +367,21 @@ def test_patient_page_lists_referrals_and_consents(client, sent, referrer):
     page = client.get(reverse("patients:detail", args=[sent.patient.pk]))
     assert page.context["referrals"] == [sent]
     assert page.context["consents"] == [sent.consent]
+
+
+def test_inbox_and_list_come_in_pages_of_25(client, patient, service, referrer, staff):
+    for _ in range(27):
+        referral(patient, service, referrer)
+    client.force_login(staff)
+    first = client.get(reverse("referrals:inbox"))
+    assert len(first.context["rows"]) == 25
+    assert first.context["pager"].next_url == "?page=2"
+    second = client.get(reverse("referrals:inbox"), {"tab": "new", "page": "2"})
+    assert len(second.context["rows"]) == 2
+    assert second.context["pager"].previous_url == "?tab=new&page=1"
+    assert {r.pk for r in first.context["rows"]}.isdisjoint(r.pk for r in second.context["rows"])
+    assert client.get(reverse("referrals:inbox"), {"page": "x"}).context["pager"].number == 1
+    client.force_login(referrer)
+    listed = client.get(reverse("referrals:list"), {"page": "99"})
+    assert listed.context["pager"].number == 2
+    assert len(listed.context["referrals"]) == 2
