@@ -13,6 +13,17 @@ KEEP_HINT = _("Leave blank to keep the one saved.")
 class EhrConnectionForm(forms.ModelForm):
     """The connection's settings. Secrets are write-only: never shown, kept unless retyped."""
 
+    SECRET_FIELDS = {"bearer_token": "new_bearer_token", "private_key_pem": "new_private_key_pem"}
+
+    base_url = forms.URLField(
+        label=_("FHIR base URL"),
+        assume_scheme="https",
+        max_length=500,
+        help_text=_("For example https://ehr.example.org/fhir/r4/"),
+    )
+    token_url = forms.URLField(
+        label=_("Token URL"), assume_scheme="https", max_length=500, required=False
+    )
     new_bearer_token = forms.CharField(
         label=_("Bearer token"),
         required=False,
@@ -43,9 +54,6 @@ class EhrConnectionForm(forms.ModelForm):
             "send_referrals",
             "is_active",
         ]
-        help_texts = {
-            "base_url": _("For example https://ehr.example.org/fhir/r4/"),
-        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,6 +92,15 @@ class EhrConnectionForm(forms.ModelForm):
         if self.cleaned_data.get("new_private_key_pem"):
             self.instance.private_key_pem = self.cleaned_data["new_private_key_pem"]
         super()._post_clean()
+
+    def _update_errors(self, errors) -> None:
+        # The model names its secret fields; the form shows them under write-only inputs.
+        if hasattr(errors, "error_dict"):
+            errors.error_dict = {
+                self.SECRET_FIELDS.get(name, name): value
+                for name, value in errors.error_dict.items()
+            }
+        super()._update_errors(errors)
 
 
 class ApiClientForm(forms.ModelForm):
