@@ -88,10 +88,22 @@ def shared_with_receiver(referral: Referral) -> dict | None:
     return referral.shared
 
 
-def detail_context(referral: Referral, side: str | None, user) -> dict:
-    events = list(
-        referral.events.select_related("actor", "actor_organization").order_by("created_at", "pk")
+TIMELINE_LIMIT = 20
+
+
+def detail_context(referral: Referral, side: str | None, user, *, full_timeline=False) -> dict:
+    """Everything the referral page shows. The timeline shows its latest TIMELINE_LIMIT
+    lines unless ``full_timeline``; messages are in the thread, not the timeline."""
+    timeline = referral.events.exclude(kind=ReferralEvent.Kind.MESSAGE).select_related(
+        "actor", "actor_organization"
     )
+    if full_timeline:
+        events = list(timeline.order_by("created_at", "pk"))
+        earlier = 0
+    else:
+        latest = list(timeline.order_by("-created_at", "-pk")[: TIMELINE_LIMIT + 1])
+        earlier = timeline.count() - TIMELINE_LIMIT if len(latest) > TIMELINE_LIMIT else 0
+        events = latest[:TIMELINE_LIMIT][::-1]
     thread = list(
         referral.messages.select_related("author", "author_organization").order_by("created_at", "pk")
     )
@@ -102,6 +114,7 @@ def detail_context(referral: Referral, side: str | None, user) -> dict:
         "is_receiving": side == Side.RECEIVING,
         "actions": allowed(referral.status, side),
         "events": events,
+        "earlier_events": earlier,
         "thread": thread,
         "progress": progress_steps(referral),
         "shared": referral.shared if side == Side.REFERRING else shared_with_receiver(referral),

@@ -15,12 +15,16 @@ def notify_and_publish(sender, referral: Referral, event: ReferralEvent, **kwarg
     from referrals.notify import notify
 
     organizations = [referral.referring_organization_id]
-    if referral.sent_at is not None:
-        # The receiving side only ever knows of referrals that were sent to it; a draft
-        # discarded by its author concerns nobody else.
-        notify(referral, event)
+    # The receiving side only ever knows of referrals that were sent to it; a draft
+    # discarded by its author concerns nobody else.
+    sent = referral.sent_at is not None
+    if sent:
         organizations.append(referral.receiving_organization_id)
+    # Registered first, so it is the first thing sent after commit: open pages update
+    # before notifications and emails are written out.
     live.publish_referral_changed(referral.pk, organizations)
+    if sent:
+        notify(referral, event)
     if event.kind in (ReferralEvent.Kind.STATUS, ReferralEvent.Kind.STEP):
         # Every change is on the audit log of the patient's organization.
         AuditEvent.record(

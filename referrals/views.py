@@ -228,12 +228,14 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             except TransitionError:
                 referral.refresh_from_db()  # someone else opened it a moment earlier
     referral_handoff.mark_read(referral, request.user)
-    context = referral_handoff.detail_context(referral, side, request.user)
+    context = referral_handoff.detail_context(
+        referral, side, request.user, full_timeline=request.GET.get("timeline") == "all"
+    )
     template = "referrals/detail.html"
     if request.htmx:
-        part = request.GET.get("part", "status")
-        if part not in ("status", "timeline", "messages"):
-            part = "status"
+        part = request.GET.get("part", "live")
+        if part not in ("live", "status", "timeline", "messages"):
+            part = "live"
         template = f"referrals/detail.html#{part}"
     return TemplateResponse(request, template, context)
 

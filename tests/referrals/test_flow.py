@@ -385,3 +385,41 @@ def test_inbox_and_list_come_in_pages_of_25(client, patient, service, referrer, 
     listed = client.get(reverse("referrals:list"), {"page": "99"})
     assert listed.context["pager"].number == 2
     assert len(listed.context["referrals"]) == 2
+
+
+def test_a_live_update_is_one_request_with_thread_and_timeline_out_of_band(
+    client, sent, referrer, staff
+):
+    sent.post_message(by=staff, organization=sent.receiving_organization, body="Call me back")
+    client.force_login(referrer)
+    response = client.get(
+        reverse("referrals:detail", args=[sent.pk]), {"part": "live"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="referral-status"')
+    assert '<div id="thread" hx-swap-oob="true">' in html
+    assert '<section id="timeline" aria-labelledby="timeline-heading" hx-swap-oob="true">' in html
+    assert "Call me back" in html
+    assert "<html" not in html
+    # the message form is not part of it: what someone is typing stays
+    assert 'name="body"' not in html
+
+
+def test_the_timeline_shows_the_latest_twenty_lines_with_a_link_to_all(
+    client, sent, referrer, staff
+):
+    organization = sent.receiving_organization
+    sent.apply("accept", by=staff, organization=organization)
+    sent.apply("start", by=staff, organization=organization)
+    for _ in range(12):
+        sent.apply("hold", by=staff, organization=organization, reason="waiting")
+        sent.apply("resume", by=staff, organization=organization)
+    client.force_login(referrer)
+    url = reverse("referrals:detail", args=[sent.pk])
+    page = client.get(url)
+    assert len(page.context["events"]) == 20
+    assert page.context["earlier_events"] == 27 - 20
+    assert page.context["events"][-1].to_status == "in-progress"  # newest last
+    full = client.get(url, {"timeline": "all"})
+    assert len(full.context["events"]) == 27
+    assert full.context["earlier_events"] == 0
