@@ -28,10 +28,14 @@ SMART_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 class EhrError(Exception):
     """A call to the EHR that did not work; ``transient`` says whether trying again may help."""
 
-    def __init__(self, message: str, *, transient: bool, status: int | None = None):
+    def __init__(
+        self, message: str, *, transient: bool, status: int | None = None, outcome: str = ""
+    ):
         super().__init__(message)
         self.transient = transient
         self.status = status
+        # What the other side said, in its words (an OperationOutcome's text, an OAuth error).
+        self.outcome = outcome or message
 
 
 def outcome_text(body: dict | None) -> str:
@@ -57,7 +61,7 @@ def _error_from_response(response: requests.Response) -> EhrError:
     # 408 and 429 say "later"; 5xx is the server's trouble. Any other 4xx means this request
     # will never work as it is: stop and show why.
     transient = status >= 500 or status in (408, 429)
-    return EhrError(f"HTTP {status}: {text}", transient=transient, status=status)
+    return EhrError(f"HTTP {status}: {text}", transient=transient, status=status, outcome=text)
 
 
 class _TokenCache:
@@ -176,7 +180,10 @@ class EhrServer(FHIRServer):
     """fhirclient's FHIRServer with timeouts, extra headers, and errors turned into EhrError."""
 
     def __init__(self, connection: EhrConnection):
-        super().__init__(None, base_uri=connection.base_url)
+        # FHIRServer refuses base URLs under 11 characters; the form already checked the URL.
+        super().__init__(None, base_uri="http://placeholder/")
+        self.base_uri = connection.base_url.rstrip("/") + "/"
+        self.aud = connection.base_url
         self.connection = connection
         self.auth = _Auth(connection, self.session)
 

@@ -125,6 +125,18 @@ def _wake_worker(at: datetime | None = None) -> None:
         send_outbox.using(run_after=at).enqueue()
 
 
+def retry_all(connection: EhrConnection) -> int:
+    """An admin's retry of everything failed or rejected on ``connection``, in order."""
+    with transaction.atomic():
+        updated = OutboxMessage.objects.filter(
+            connection=connection, state__in=[State.FAILED, State.REJECTED]
+        ).update(state=State.PENDING, attempts=0, next_attempt_at=timezone.now(), claim="")
+        EhrConnection.objects.filter(pk=connection.pk).update(retry_at=None)
+        if updated:
+            _wake_worker()
+    return updated
+
+
 def retry(message: OutboxMessage) -> bool:
     """An admin's retry of a failed or rejected message (after fixing what was wrong)."""
     with transaction.atomic():
@@ -192,12 +204,17 @@ def send_due(*, budget: timedelta = timedelta(seconds=50)) -> SendReport:
     """Send what is due, until nothing is or the time budget is spent; then plan the next run."""
     report = SendReport()
     unreachable: set[int] = set()
+    # One client (and so one kept-alive HTTP connection) per EHR for the whole run.
+    servers: dict[int, EhrServer] = {}
     until = timezone.now() + budget
     while timezone.now() < until:
         message = _claim_next(unreachable)
         if message is None:
             break
-        outcome = deliver(message)
+        server = servers.get(message.connection_id)
+        if server is None or server.connection.updated_at != message.connection.updated_at:
+            server = servers[message.connection_id] = server_for(message.connection)
+        outcome = deliver(message, server)
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome == "retrying" and message.connection.unreachable_since:
             unreachable.add(message.connection_id)
@@ -244,7 +261,7 @@ def _finish(message: OutboxMessage, **fields) -> bool:
     )
 
 
-def deliver(message: OutboxMessage) -> str:
+def deliver(message: OutboxMessage, server: EhrServer | None = None) -> str:
     """Send one claimed message; returns "sent", "retrying", "rejected" or "superseded"."""
     connection = message.connection
     newer = OutboxMessage.objects.filter(
@@ -259,7 +276,7 @@ def deliver(message: OutboxMessage) -> str:
         # land after it.
         _finish(message, state=State.SUPERSEDED)
         return "superseded"
-    server = server_for(connection)
+    server = server or server_for(connection)
     try:
         body = rewrite_references(
             message.payload, lambda kind, local: _resolve(server, connection, kind, local)
@@ -300,7 +317,7 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
             state=State.REJECTED,
             last_error=text,
             last_error_at=now,
-            outcome_text=text.split(": ", 1)[-1] if error.status else text,
+            outcome_text=error.outcome[:2000],
         )
         if error.status is not None:
             _reachable(connection)

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -102,6 +103,9 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
             "connection": connection,
             "rows": list(waiting[:OUTBOX_PAGE]),
             "more": max(waiting.count() - OUTBOX_PAGE, 0),
+            "retryable": waiting.filter(
+                state__in=[OutboxMessage.State.FAILED, OutboxMessage.State.REJECTED]
+            ).exists(),
             "sent_count": OutboxMessage.objects.for_organization(organization)
             .filter(state=OutboxMessage.State.SENT)
             .count(),
@@ -117,6 +121,26 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("It will be sent again shortly."))
     else:
         messages.info(request, _("That change is not failed or rejected; nothing to retry."))
+    return redirect("interop:outbox")
+
+
+@require_POST
+@org_admin_required
+def retry_all(request: HttpRequest) -> HttpResponse:
+    connection = EhrConnection.objects.filter(organization=current_organization(request)).first()
+    count = outbox.retry_all(connection) if connection else 0
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s change will be sent again shortly.",
+                "%(count)s changes will be sent again shortly.",
+                count,
+            )
+            % {"count": count},
+        )
+    else:
+        messages.info(request, _("Nothing is failed or rejected; nothing to retry."))
     return redirect("interop:outbox")
 
 

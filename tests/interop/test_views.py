@@ -276,3 +276,41 @@ def test_admin_revokes_a_client(client, clinic, clinic_admin):
     made.refresh_from_db()
     assert made.revoked_at is not None
     assert ApiClient.authenticate(token) is None
+
+
+def test_retry_all_sends_everything_rejected_again(
+    client, clinic_admin, clinic, fhir, patient, referrer
+):
+    connection = EhrConnection.objects.create(
+        organization=clinic, base_url=fhir.base_url, auth_kind="bearer", bearer_token="old"
+    )
+    fhir.require_auth(bearer="new")
+    completed_screening(patient, referrer)
+    completed_screening(patient, referrer)
+    send_outbox.call()
+    assert OutboxMessage.objects.filter(state="rejected").count() == 2  # each screening's first
+    connection.bearer_token = "new"
+    connection.save()
+    client.force_login(clinic_admin)
+    assert client.post(reverse("interop:retry_all")).status_code == 302
+    send_outbox.call()
+    assert not OutboxMessage.objects.exclude(state="sent").exists()
+
+
+def test_retry_all_touches_only_the_admins_organization(
+    client, clinic_admin, stranger_connection
+):
+    from django.db import transaction
+
+    from interop.outbox import enqueue
+
+    with transaction.atomic():
+        enqueue(
+            stranger_connection,
+            "screening:99",
+            [{"resourceType": "Basic", "id": "x", "code": {"text": "x"}}],
+        )
+    OutboxMessage.objects.update(state="rejected")
+    client.force_login(clinic_admin)
+    client.post(reverse("interop:retry_all"))
+    assert OutboxMessage.objects.get().state == "rejected"
