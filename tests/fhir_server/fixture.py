@@ -109,6 +109,12 @@ class FhirTestServer:
     def reset(self) -> None:
         self.session.post(f"{self.base_url}$reset", timeout=5).raise_for_status()
 
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` FHIR requests with ``status`` (an EHR having trouble)."""
+        self.session.post(
+            f"{self.base_url}$fail", json={"status": status, "count": count}, timeout=5
+        ).raise_for_status()
+
     def require_auth(self, **config) -> None:
         """``bearer="…"``, or ``jwk=…, clientId=…, tokenUrl=…`` for SMART Backend Services."""
         self.session.post(f"{self.base_url}$auth", json=config, timeout=5).raise_for_status()

@@ -9,6 +9,8 @@
 // so a test can take the server down and bring it back as an EHR would come back.
 // It prints "listening on <port>" once ready. Test-only controls, outside FHIR:
 //   POST /$reset                      forget every resource
+//   POST /$fail {"status": 503, "count": 2}
+//                                     answer the next `count` FHIR requests with that status
 //   POST /$auth {"bearer": "..."}     require that bearer token from now on ({} turns it off)
 //   POST /$auth {"jwk": {...}, "clientId": "...", "tokenUrl": "..."}
 //                                     also act as a SMART Backend Services token endpoint at
@@ -37,6 +39,7 @@ indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
 const router = new FhirRouter();
 const repo = new MemoryRepository();
 let auth = {}; // { bearer?, jwk?, clientId?, tokenUrl? }
+let failures = { status: 0, count: 0 };
 const issuedTokens = new Set();
 
 // What this server really does, for the portal's "Test connection".
@@ -139,7 +142,12 @@ async function handle(req, res) {
   if (req.method === 'POST' && path === '$reset') {
     repo.clear();
     auth = {};
+    failures = { status: 0, count: 0 };
     issuedTokens.clear();
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === 'POST' && path === '$fail') {
+    failures = JSON.parse(text);
     return send(res, 200, { ok: true });
   }
   if (req.method === 'POST' && path === '$auth') {
@@ -170,6 +178,10 @@ async function handle(req, res) {
     if (!(given && (given === auth.bearer || issuedTokens.has(given)))) {
       return send(res, ...outcome(401, 'login', 'A valid bearer token is required'));
     }
+  }
+  if (failures.count > 0) {
+    failures.count -= 1;
+    return send(res, ...outcome(failures.status, 'transient', 'Told to fail by the test'));
   }
   if (req.method === 'GET' && path === 'metadata') {
     return send(res, 200, capabilityStatement());

@@ -342,6 +342,49 @@ def test_a_resource_the_ehr_rejects_shows_its_reason_and_holds_what_follows(
     assert sync_state_for(f"screening:{screening.pk}").kind == "sent"
 
 
+def test_a_server_error_is_retried_later_and_lands_once(connection, patient, referrer, fhir):
+    screening = completed_screening(patient, referrer)
+    fhir.fail_next(2)  # the patient search, then the retried search
+    result = send()
+    assert result["retrying"] == 1 and result["sent"] == 0
+    first = OutboxMessage.objects.get(aggregate=f"screening:{screening.pk}", sequence=1)
+    assert first.state == State.PENDING
+    assert first.next_attempt_at > timezone.now()
+    assert "HTTP 503: Told to fail by the test" in first.last_error
+    connection.refresh_from_db()
+    assert connection.unreachable_since is None  # it answered: not a down EHR
+    state = sync_state_for(f"screening:{screening.pk}")
+    assert state.text.startswith("Waiting — the EHR answered with an error, retrying")
+    with later(1):
+        assert send()["retrying"] == 1
+    with later(5):
+        send()
+    first.refresh_from_db()
+    assert first.state == State.SENT and first.attempts == 3
+    assert len(fhir.search("QuestionnaireResponse")) == 1
+    assert len(fhir.search("Patient")) == 1
+
+
+def test_a_resource_the_ehr_keeps_failing_on_stops_for_an_admin(
+    connection, patient, referrer, fhir
+):
+    from interop.outbox import MAX_ATTEMPTS
+
+    screening = completed_screening(patient, referrer)
+    fhir.fail_next(MAX_ATTEMPTS)
+    for step in range(MAX_ATTEMPTS):  # each try after the (at most an hour) backoff
+        with later(61 * step):
+            send()
+    first = OutboxMessage.objects.get(aggregate=f"screening:{screening.pk}", sequence=1)
+    assert first.state == State.FAILED
+    assert first.attempts == MAX_ATTEMPTS
+    state = sync_state_for(f"screening:{screening.pk}")
+    assert state.kind == "failed"
+    assert retry(first)
+    send()
+    assert not OutboxMessage.objects.exclude(state=State.SENT).exists()
+
+
 def test_backoff_doubles_and_is_capped():
     from interop.outbox import LONGEST_WAIT, backoff
 
