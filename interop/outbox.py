@@ -32,6 +32,7 @@ from interop.mapping import (
     with_portal_identifier,
 )
 from interop.models import EhrConnection, OutboxMessage, RemoteResource
+from patients.models import Patient
 
 logger = logging.getLogger(__name__)
 
@@ -286,8 +287,18 @@ def deliver(message: OutboxMessage, server: EhrServer | None = None) -> str:
         stored = response.json()
     except EhrError as error:
         return _failed(message, error)
-    except ValueError as error:  # not JSON: the server is misbehaving, try again later
-        return _failed(message, EhrError(str(error), transient=True))
+    except Patient.DoesNotExist:
+        return _failed(
+            message,
+            EhrError(_("The patient no longer exists in the portal."), transient=False),
+        )
+    except Exception as error:
+        # A surprise (an odd answer from the EHR, or a bug here) must not stop the other
+        # messages: this one is retried with backoff and, if it keeps happening, shown as failed.
+        logger.exception("Unexpected error sending %s", message)
+        return _failed(
+            message, EhrError(f"{type(error).__name__}: {error}", transient=True, status=500)
+        )
     now = timezone.now()
     server_id = str(stored.get("id", ""))
     version = str((stored.get("meta") or {}).get("versionId", ""))
@@ -317,7 +328,8 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
             state=State.REJECTED,
             last_error=text,
             last_error_at=now,
-            outcome_text=error.outcome[:2000],
+            # Only what the EHR (or its sign-in) said is its "outcome"; a local reason is not.
+            outcome_text=error.outcome[:2000] if error.status is not None else "",
         )
         if error.status is not None:
             _reachable(connection)
@@ -394,8 +406,6 @@ def resolve_patient(server: EhrServer, connection: EhrConnection, patient_pk: st
     """
     from fhirclient.models.patient import Patient as FhirPatient
 
-    from patients.models import Patient
-
     patient = Patient.objects.get(pk=patient_pk)
     system, value = patient_identifier(patient, connection.mrn_system)
     remote = RemoteResource.objects.filter(
@@ -462,10 +472,11 @@ def sync_state_for(aggregate: str) -> SyncState | None:
         return None
     rejected = [m for m in messages if m.state == State.REJECTED]
     if rejected:
-        return SyncState(
-            "rejected",
-            _("Rejected by EHR: %(reason)s") % {"reason": rejected[0].outcome_text or rejected[0].last_error},
-        )
+        if rejected[0].outcome_text:
+            text = _("Rejected by EHR: %(reason)s") % {"reason": rejected[0].outcome_text}
+        else:
+            text = _("Not sent: %(reason)s") % {"reason": rejected[0].last_error}
+        return SyncState("rejected", text)
     if any(m.state == State.FAILED for m in messages):
         return SyncState(
             "failed",

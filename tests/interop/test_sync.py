@@ -307,6 +307,18 @@ def test_a_worker_that_died_mid_send_is_taken_over_without_a_copy(
     assert not OutboxMessage.objects.exclude(state=State.SENT).exists()
 
 
+def test_two_workers_never_send_one_aggregates_changes_at_once(connection, patient, referrer):
+    from interop.outbox import _claim_next
+
+    first = completed_screening(patient, referrer)
+    second = completed_screening(patient, referrer)
+    a = _claim_next(set())
+    b = _claim_next(set())
+    assert {a.aggregate, b.aggregate} == {f"screening:{first.pk}", f"screening:{second.pk}"}
+    assert a.sequence == b.sequence == 1
+    assert _claim_next(set()) is None  # everything else waits behind those two
+
+
 # --- the EHR says no ---------------------------------------------------------------------
 
 
@@ -383,6 +395,17 @@ def test_a_resource_the_ehr_keeps_failing_on_stops_for_an_admin(
     assert retry(first)
     send()
     assert not OutboxMessage.objects.exclude(state=State.SENT).exists()
+
+
+def test_a_patient_deleted_before_sending_is_a_rejection_not_a_crash(
+    connection, patient, referrer, fhir
+):
+    screening = completed_screening(patient, referrer)
+    patient.delete()
+    assert send()["rejected"] == 1
+    state = sync_state_for(f"screening:{screening.pk}")
+    assert state.text == "Not sent: The patient no longer exists in the portal."
+    assert not fhir.search("QuestionnaireResponse")
 
 
 def test_backoff_doubles_and_is_capped():
