@@ -55,6 +55,18 @@ class EhrConnectionForm(forms.ModelForm):
             "is_active",
         ]
 
+    field_order = [
+        "base_url",
+        "auth_kind",
+        "new_bearer_token",
+        "client_id",
+        "token_url",
+        "new_private_key_pem",
+        "key_id",
+        "algorithm",
+        "scope",
+    ]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.bearer_token:

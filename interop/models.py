@@ -178,6 +178,13 @@ class OutboxMessage(models.Model):
     def conditional_query(self) -> str:
         return f"identifier={self.identifier_system}|{self.identifier_value}"
 
+    @property
+    def aggregate_label(self) -> str:
+        """ "screening:12" as a person would say it: "Screening 12"."""
+        kind, _sep, key = self.aggregate.partition(":")
+        names = {"screening": _("Screening"), "referral": _("Referral")}
+        return f"{names.get(kind, kind)} {key}"
+
 
 class RemoteResource(models.Model):
     """What one EHR holds for one of the portal's identifiers: its id there, and version."""

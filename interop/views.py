@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -89,9 +90,16 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     """Everything waiting for the EHR or refused by it, oldest first."""
     organization = current_organization(request)
     connection = EhrConnection.objects.filter(organization=organization).first()
+    stuck_before = OutboxMessage.objects.filter(
+        connection=OuterRef("connection"),
+        aggregate=OuterRef("aggregate"),
+        sequence__lt=OuterRef("sequence"),
+        state__in=[OutboxMessage.State.FAILED, OutboxMessage.State.REJECTED],
+    )
     waiting = (
         OutboxMessage.objects.for_organization(organization)
         .waiting_or_failed()
+        .annotate(held=Exists(stuck_before))
         .select_related("connection")
         .defer("payload")
         .order_by("pk")

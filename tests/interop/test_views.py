@@ -193,6 +193,8 @@ def test_outbox_lists_rejected_changes_with_the_reason_and_retry_sends_them(
     text = html.unescape(page.content.decode())
     assert 'Invalid additional property "colour"' in text
     assert len(page.context["rows"]) == OutboxMessage.objects.count()  # held ones too
+    assert "Held behind an earlier change that was not sent" in text
+    assert f"Screening {screening.pk}, #1" in text
 
     OutboxMessage.objects.filter(pk=first.pk).update(payload=good)
     response = client.post(reverse("interop:retry", args=[first.pk]))
