@@ -9,7 +9,7 @@ PORT ?= 8000
 USWDS := node_modules/@uswds/uswds/dist
 CHROMIUM ?= $(shell if [ -x /usr/bin/chromium ]; then echo /usr/bin/chromium; fi)
 
-.PHONY: run test install install-test assets migrate demo worker lint format clean
+.PHONY: run test install install-test assets fhir-server migrate demo worker lint format clean
 
 # The embedded default: SQLite file, in-memory channel layer, console email, DEBUG on.
 run: export DEBUG ?= true
@@ -42,7 +42,15 @@ static/vendor/uswds/css/uswds.min.css: package.json package-lock.json
 	cp -r $(USWDS)/css $(USWDS)/js $(USWDS)/fonts $(USWDS)/img static/vendor/uswds/
 	touch $@
 
-test: install-test assets
+# The real FHIR server the interop tests talk to (Medplum's engine on Node), pinned by its lock.
+FHIR_SERVER := tests/fhir_server
+fhir-server: $(FHIR_SERVER)/node_modules/.package-lock.json
+
+$(FHIR_SERVER)/node_modules/.package-lock.json: $(FHIR_SERVER)/package.json $(FHIR_SERVER)/package-lock.json
+	cd $(FHIR_SERVER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install-test assets fhir-server
 	@chromium="$${CHROMIUM:-$(CHROMIUM)}"; \
 	if [ -z "$$chromium" ] || [ ! -x "$$chromium" ]; then \
 	  echo "Chromium was not found. The browser tests need it. On Debian or Ubuntu run:"; \
@@ -64,4 +72,4 @@ format: install-test
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor staticfiles handoff.sqlite3 test_handoff.sqlite3*
+	rm -rf $(VENV) node_modules $(FHIR_SERVER)/node_modules static/vendor staticfiles handoff.sqlite3 test_handoff.sqlite3*

@@ -22,6 +22,7 @@ RECEIVING_NAV = [
 ADMIN_NAV = [
     (_("Members"), "accounts:members"),
     (_("Audit log"), "referrals:audit"),
+    (_("EHR"), "interop:connection"),
 ]
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "patients",
     "screening",
     "referrals",
+    "interop",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,8 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("screening/", include("screening.urls")),
     path("referrals/", include("referrals.urls")),
+    path("ehr/", include("interop.urls")),
+    path("fhir/", include("interop.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
