@@ -228,3 +228,36 @@ def test_consent_withdrawal_hides_details_from_the_open_receiving_page(
     staff_page.reload()
     expect(staff_page.get_by_test_id("consent-withdrawn")).to_be_visible()
     expect(staff_page.get_by_text("617-555-0142")).to_have_count(0)
+
+
+def test_referral_pages_pass_axe_and_work_from_the_keyboard(new_page, live_url, cast):
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    admin = member(cast["food_bank"], Role.ORG_ADMIN, full_name="Fay Admin")
+    page = new_page()
+    sign_in(page, live_url, admin.email)
+    for path in (
+        "/referrals/inbox/",
+        "/referrals/notifications/",
+        "/referrals/notifications/email/",
+        "/referrals/audit/",
+    ):
+        page.goto(f"{live_url}{path}")
+        expect(page.get_by_role("main")).to_be_visible()
+        assert_accessible(page)
+    # Keyboard only: from the inbox, tab to the referral and open it with Enter.
+    page.goto(f"{live_url}/referrals/inbox/")
+    link = page.get_by_role("link", name="Rosa Díaz")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement"):
+            break
+    page.keyboard.press("Enter")
+    expect(_status(page)).to_have_text("Seen")
+    assert_accessible(page)
+    # The referrer's list, filtered from the keyboard-operable form.
+    referrer_page = new_page()
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/referrals/?status=received")
+    expect(referrer_page.get_by_test_id("referral-row")).to_have_count(1)
+    assert_accessible(referrer_page)
+    assert Referral.objects.get(pk=sent.pk).status == "received"
