@@ -1,0 +1,851 @@
+"""Import an HSDS package: check every row first, then write all of it in one transaction.
+
+Rows are matched to the directory by their HSDS id, so importing the same package again
+updates in place. An import adds and updates; it never deletes. A column a file leaves out
+(or a key a JSON object leaves out) leaves that field as it is; an empty cell empties it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from directory.hsds import schema
+from directory.hsds.reader import (
+    Package,
+    Problem,
+    Progress,
+    Report,
+    iter_tables,
+    read_path,
+    read_upload,
+)
+from directory.hsds.schema import Table
+from directory.hsds.values import BadValue, is_blank, parse
+from directory.models import (
+    SUPPORTED_TIMEZONES,
+    CostOption,
+    Language,
+    Location,
+    Organization,
+    Phone,
+    RequiredDocument,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    ServiceTaxonomy,
+    TaxonomyTerm,
+    refresh_search_documents,
+)
+
+BATCH = 500  # ids per IN (...) list: under SQLite's limit on query parameters
+
+MODELS: dict[str, type[models.Model]] = {
+    "taxonomy_term": TaxonomyTerm,
+    "organization": Organization,
+    "service": Service,
+    "location": Location,
+    "service_at_location": ServiceAtLocation,
+    "phone": Phone,
+    "schedule": Schedule,
+    "language": Language,
+    "service_area": ServiceArea,
+    "cost_option": CostOption,
+    "required_document": RequiredDocument,
+    "attribute": ServiceTaxonomy,
+}
+
+# A plain UTC offset (HSDS schedule.timezone) read as the US zone on standard time there.
+OFFSET_ZONES = {
+    -5: "America/New_York",
+    -6: "America/Chicago",
+    -7: "America/Denver",
+    -8: "America/Los_Angeles",
+    -9: "America/Anchorage",
+    -10: "Pacific/Honolulu",
+    -4: "America/Puerto_Rico",
+    10: "Pacific/Guam",
+    0: "UTC",
+}
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE if settings.TIME_ZONE in SUPPORTED_TIMEZONES else "America/New_York"
+
+
+@dataclass(slots=True)
+class Row:
+    file: str
+    label: int | str
+    values: dict[str, object]  # typed values of the columns the row has (blank: None)
+    skip: bool = False
+
+    @property
+    def id(self) -> uuid.UUID | None:
+        value = self.values.get("id")
+        return value if isinstance(value, uuid.UUID) else None
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def get(self, name: str):
+        return self.values.get(name)
+
+
+@dataclass
+class ImportResult:
+    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        lines = []
+        for table in schema.TABLES:
+            name = table.path.removesuffix(".csv")
+            created, updated, skipped = (
+                self.created.get(table.name, 0),
+                self.updated.get(table.name, 0),
+                self.skipped.get(table.name, 0),
+            )
+            if created or updated or skipped:
+                text = _("%(table)s: %(created)d new, %(updated)d updated") % {
+                    "table": name,
+                    "created": created,
+                    "updated": updated,
+                }
+                if skipped:
+                    text += _(", %(skipped)d skipped") % {"skipped": skipped}
+                lines.append(text)
+        return lines
+
+    def as_dict(self) -> dict:
+        return {
+            "created": dict(self.created),
+            "updated": dict(self.updated),
+            "skipped": dict(self.skipped),
+            "lines": self.lines(),
+        }
+
+
+class ImportFailed(Exception):
+    """The package has problems; nothing was changed."""
+
+    def __init__(self, report: Report):
+        super().__init__(_("%(n)d problems; nothing was imported") % {"n": len(report.problems)})
+        self.report = report
+
+    @property
+    def problems(self):
+        return self.report.problems
+
+
+def import_path(path: Path | str, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
+    return import_package(read_path(path, progress=progress), progress=progress, dry_run=dry_run)
+
+
+def import_upload(name: str, data: bytes, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
+    return import_package(read_upload(name, data, progress=progress), progress=progress, dry_run=dry_run)
+
+
+def import_package(package: Package, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
+    """Check the package against HSDS and the directory; if it is clean, write it.
+
+    Raises ImportFailed (with every problem found) and changes nothing when anything is wrong.
+    """
+    importer = _Importer(package, progress)
+    importer.check()
+    if package.report.failed:
+        raise ImportFailed(package.report)
+    importer.result.dry_run = dry_run
+    if not dry_run:
+        try:
+            with transaction.atomic():
+                importer.write()
+        except DatabaseError as error:
+            package.report.problem(
+                package.name, None, None, _("the database refused the import (%(error)s); nothing was changed") % {"error": error}
+            )
+            raise ImportFailed(package.report) from error
+    importer.result.warnings = list(package.report.warnings)
+    return importer.result
+
+
+def _batches(items: Iterable, size: int = BATCH):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _pk_map(model: type[models.Model], ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    found: dict[uuid.UUID, int] = {}
+    for batch in _batches(set(ids)):
+        found.update(model.objects.filter(hsds_id__in=batch).values_list("hsds_id", "pk"))
+    return found
+
+
+class _Importer:
+    def __init__(self, package: Package, progress: Progress | None):
+        self.package = package
+        self.report = package.report
+        self.progress = progress
+        self.result = ImportResult()
+        self.rows: dict[str, list[Row]] = {t.name: [] for t in schema.TABLES}
+        self.package_ids: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self.db_ids: dict[str, set[uuid.UUID]] = defaultdict(set)  # referenced, already stored
+        self.vocabulary_of_taxonomy: dict[uuid.UUID, str] = {}
+        self.sal_parts: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
+        self.term_vocabulary: dict[uuid.UUID, str | None] = {}
+        self.schedule_zone: dict[int, str] = {}
+        self.pk: dict[str, dict[uuid.UUID, int]] = {}
+        self.total = max(1, package.row_count)
+        self.skips: dict[tuple[str, str], list[Row]] = {}
+        self.done = 0
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def problem(self, row: Row, field_name: str | None, message: str) -> None:
+        self.report.problem(row.file, row.label, field_name, message)
+
+    def skip(self, table: str, row: Row, reason: str) -> None:
+        row.skip = True
+        self.result.skipped[table] += 1
+        self.skips.setdefault((row.file, reason), []).append(row)
+
+    def _warn_skips(self) -> None:
+        """One warning per file and reason, naming the first row and counting the rest."""
+        for (_file, reason), rows in self.skips.items():
+            where = self.report_where(rows[0])
+            if len(rows) > 1:
+                where += " " + _("and %(n)d more rows like it") % {"n": len(rows) - 1}
+            self.report.warn(f"{where}: {reason}")
+
+    def report_where(self, row: Row) -> str:
+        return Problem(row.file, row.label, None, "").where()
+
+    def tick(self, phase: str, rows: int) -> None:
+        self.done += rows
+        if self.progress:
+            self.progress(phase, min(self.done, self.total), self.total)
+
+    # --- checking ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        for sheet in iter_tables(self.package):
+            self._parse_sheet(sheet.table, sheet)
+        self._check_references()
+        self._check_taxonomy_terms()
+        self._check_organization_identifiers()
+        self._check_services()
+        self._check_addresses()
+        self._check_service_at_locations()
+        self._check_links()
+        self._check_schedules()
+        self._check_languages()
+        self._check_attributes()
+        self._warn_skips()
+
+    def _parse_sheet(self, table: Table, sheet) -> None:
+        first_row: dict[uuid.UUID, int | str] = {}
+        rows = self.rows[table.name]
+        for record in sheet.records:
+            row = Row(sheet.file, record.label, {})
+            for name, raw in record.values.items():
+                column = table.by_name.get(name)
+                if column is None or not column.stored:
+                    continue
+                if is_blank(raw):
+                    row.values[name] = None
+                    continue
+                try:
+                    row.values[name] = parse(column, raw)
+                except BadValue as error:
+                    self.problem(row, name, str(error))
+                    row.skip = True
+            for column in table.required:
+                if row.values.get(column.name) is None and not self._bad(row, column.name):
+                    if column.name in record.values:
+                        self.problem(row, column.name, _("is required but empty"))
+                    elif self.package.is_json:
+                        self.problem(row, column.name, _("is required but missing"))
+                    row.skip = True
+            if (own := row.id) is not None:
+                if own in first_row:
+                    first = first_row[own]
+                    where = _("row %(row)d") % {"row": first} if isinstance(first, int) else first
+                    self.problem(
+                        row, "id", _("the id %(id)s is used twice in this file (also at %(first)s); ids must be unique") % {"id": own, "first": where}
+                    )
+                    row.skip = True
+                else:
+                    first_row[own] = record.label
+                    self.package_ids[table.name].add(own)
+            rows.append(row)
+            if len(rows) % 1000 == 0:
+                self.tick("check", 1000)
+        self.tick("check", len(rows) % 1000)
+
+    def _bad(self, row: Row, name: str) -> bool:
+        return any(p.file == row.file and p.row == row.label and p.field == name for p in self.report.problems[-5:])
+
+    def _check_references(self) -> None:
+        wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
+        for table in schema.TABLES:
+            for row in self.rows[table.name]:
+                for column in table.columns:
+                    target = column.ref
+                    if column.name == "link_id" and self._attribute_entity(row) == "service":
+                        target = "service"
+                    value = row.get(column.name)
+                    if target and isinstance(value, uuid.UUID) and value not in self.package_ids[target]:
+                        wanted[target].add(value)
+        for target, ids in wanted.items():
+            if target == "taxonomy":
+                vocabularies = TaxonomyTerm.objects.values_list("vocabulary", flat=True).distinct()
+                known = {schema.taxonomy_id(v): v for v in vocabularies}
+                self.vocabulary_of_taxonomy.update(known)
+                self.db_ids[target] = ids & set(known)
+            else:
+                self.db_ids[target] = set(_pk_map(MODELS[target], ids))
+        for table in schema.TABLES:
+            for row in self.rows[table.name]:
+                for column in table.columns:
+                    target = column.ref
+                    if column.name == "link_id":
+                        target = "service" if self._attribute_entity(row) == "service" else None
+                    value = row.get(column.name)
+                    if not target or not isinstance(value, uuid.UUID):
+                        continue
+                    if value not in self.package_ids[target] and value not in self.db_ids[target]:
+                        self.problem(
+                            row,
+                            column.name,
+                            _("points at %(object)s %(id)s, which is neither in this import nor in the directory")
+                            % {"object": target.replace("_", " "), "id": value},
+                        )
+                        row.skip = True
+
+    @staticmethod
+    def _attribute_entity(row: Row) -> str:
+        entity = row.get("link_entity")
+        return str(entity).strip().lower() if entity else ""
+
+    def _check_taxonomy_terms(self) -> None:
+        for row in self.rows["taxonomy"]:
+            if row.id and row.get("name"):
+                self.vocabulary_of_taxonomy[row.id] = row.get("name")
+        rows = [r for r in self.rows["taxonomy_term"] if r.id]
+        existing = {}
+        for batch in _batches(r.id for r in rows):
+            for hsds_id, vocabulary, code, parent in TaxonomyTerm.objects.filter(hsds_id__in=batch).values_list(
+                "hsds_id", "vocabulary", "code", "parent__hsds_id"
+            ):
+                existing[hsds_id] = (vocabulary, code, parent)
+        final: dict[tuple[str, str], Row] = {}
+        parent_of: dict[uuid.UUID, uuid.UUID | None] = {}
+        for row in rows:
+            if row.get("taxonomy_id"):
+                vocabulary = self.vocabulary_of_taxonomy.get(row.get("taxonomy_id"))
+            elif row.get("taxonomy"):
+                vocabulary = row.get("taxonomy")
+            else:
+                vocabulary = None
+            self.term_vocabulary[row.id] = vocabulary
+            old = existing.get(row.id)
+            vocabulary = vocabulary or (old[0] if old else schema.DEFAULT_VOCABULARY)
+            code = row.get("code") or (old[1] if old else str(row.id))
+            key = (vocabulary, code)
+            if key in final:
+                other = final[key]
+                self.problem(
+                    row,
+                    "code",
+                    _("the code %(code)s is also used by %(other)s in the %(vocabulary)s taxonomy; codes must be unique in a taxonomy")
+                    % {"code": code, "vocabulary": vocabulary, "other": self.report_where(other)},
+                )
+            final[key] = row
+            parent_of[row.id] = row.get("parent_id") if row.has("parent_id") else (old[2] if old else None)
+        codes = {code for _vocabulary, code in final}
+        package = {r.id for r in rows}
+        for batch in _batches(codes):
+            for hsds_id, vocabulary, code in TaxonomyTerm.objects.filter(code__in=batch).values_list("hsds_id", "vocabulary", "code"):
+                row = final.get((vocabulary, code))
+                if row is not None and hsds_id not in package:
+                    self.problem(
+                        row,
+                        "code",
+                        _("the directory already has the code %(code)s in the %(vocabulary)s taxonomy under another id (%(id)s)")
+                        % {"code": code, "vocabulary": vocabulary, "id": hsds_id},
+                    )
+        for row in rows:
+            seen, current = set(), row.id
+            while current in parent_of and current not in seen:
+                seen.add(current)
+                current = parent_of[current]
+            if current == row.id:
+                self.problem(row, "parent_id", _("the term's parents lead back to the term itself"))
+
+    def _check_organization_identifiers(self) -> None:
+        for row in self.rows["organization_identifier"]:
+            scheme = str(row.get("identifier_scheme") or "").upper()
+            kind = str(row.get("identifier_type") or "").upper()
+            if not (scheme == "US-EIN" or "EIN" in kind.split() or kind in {"EIN", "TAX ID", "TAX_ID"}):
+                self.skip(
+                    "organization_identifier",
+                    row,
+                    _("Handoff keeps only an organization's EIN (identifier_scheme US-EIN); this identifier was skipped."),
+                )
+
+    def _check_services(self) -> None:
+        partial = [r.id for r in self.rows["service"] if r.id and not (r.has("minimum_age") and r.has("maximum_age"))]
+        stored: dict[uuid.UUID, tuple[int | None, int | None]] = {}
+        for batch in _batches(partial):
+            for hsds_id, low, high in Service.objects.filter(hsds_id__in=batch).values_list("hsds_id", "minimum_age", "maximum_age"):
+                stored[hsds_id] = (low, high)
+        for row in self.rows["service"]:
+            old = stored.get(row.id, (None, None))
+            low = row.get("minimum_age") if row.has("minimum_age") else old[0]
+            high = row.get("maximum_age") if row.has("maximum_age") else old[1]
+            if isinstance(low, int) and isinstance(high, int) and low > high:
+                self.problem(
+                    row,
+                    "maximum_age",
+                    _("the maximum age (%(high)d) is below the minimum age (%(low)d)") % {"high": high, "low": low},
+                )
+
+    def _check_addresses(self) -> None:
+        by_location: dict[uuid.UUID, Row] = {}
+        for row in self.rows["address"]:
+            location = row.get("location_id")
+            country = row.get("country")
+            if country is not None and (len(country) != 2 or not country.isalpha()):
+                self.problem(row, "country", _("%(value)r is not a two-letter country code such as US") % {"value": country})
+            if not isinstance(location, uuid.UUID) or row.skip:
+                continue
+            if location in by_location:
+                first = by_location[location]
+                # Handoff keeps one address: the physical one when there are several.
+                if row.get("address_type") == "physical" and first.get("address_type") != "physical":
+                    by_location[location] = row
+                    first, row = row, first
+                self.skip(
+                    "address",
+                    row,
+                    _("Handoff keeps one address per location; this one was skipped (the location also has %(other)s).")
+                    % {"other": self.report_where(first)},
+                )
+            else:
+                by_location[location] = row
+
+    def _check_service_at_locations(self) -> None:
+        rows = [r for r in self.rows["service_at_location"] if r.id and not r.skip]
+        for row in rows:
+            self.sal_parts[row.id] = (row.get("service_id"), row.get("location_id"))
+        linked = {
+            r.get("service_at_location_id")
+            for t in ("phone", "schedule", "service_area")
+            for r in self.rows[t]
+            if isinstance(r.get("service_at_location_id"), uuid.UUID)
+        } - set(self.sal_parts)
+        for batch in _batches(linked):
+            for hsds_id, service, location in ServiceAtLocation.objects.filter(hsds_id__in=batch).values_list(
+                "hsds_id", "service__hsds_id", "location__hsds_id"
+            ):
+                self.sal_parts[hsds_id] = (service, location)
+        pairs: dict[tuple, str] = {}
+        package = {r.id for r in rows}
+        for batch in _batches({r.get("service_id") for r in rows}):
+            for hsds_id, service, location in ServiceAtLocation.objects.filter(service__hsds_id__in=batch).values_list(
+                "hsds_id", "service__hsds_id", "location__hsds_id"
+            ):
+                if hsds_id not in package:
+                    pairs[(service, location)] = _("the directory (id %(id)s)") % {"id": hsds_id}
+        for row in rows:
+            pair = (row.get("service_id"), row.get("location_id"))
+            if pair in pairs:
+                self.problem(
+                    row,
+                    "location_id",
+                    _("this service is already offered at this location in %(other)s; list each service at each location once")
+                    % {"other": pairs[pair]},
+                )
+            else:
+                pairs[pair] = self.report_where(row)
+
+    def _check_links(self) -> None:
+        """Phones and service areas must belong to something Handoff keeps."""
+        for row in self.rows["phone"]:
+            if not row.skip and not any(
+                row.get(c) for c in ("service_id", "location_id", "organization_id", "service_at_location_id")
+            ):
+                self.skip(
+                    "phone",
+                    row,
+                    _("the phone belongs to no service, location or organization (perhaps to a contact, which Handoff does not keep); it was skipped."),
+                )
+        for row in self.rows["service_area"]:
+            if not row.skip and not (row.get("service_id") or row.get("service_at_location_id")):
+                self.problem(row, "service_id", _("a service area must belong to a service or a service at a location"))
+
+    def _check_schedules(self) -> None:
+        for row in self.rows["schedule"]:
+            if row.skip:
+                continue
+            if not any(row.get(c) for c in ("service_id", "location_id", "service_at_location_id")):
+                self.skip("schedule", row, _("the schedule belongs to no service or location; it was skipped."))
+                continue
+            byday, opens, closes = row.get("byday"), row.get("opens_at"), row.get("closes_at")
+            if row.get("freq") == "MONTHLY" or (row.get("interval") or 1) != 1:
+                self.skip("schedule", row, _("Handoff keeps weekly opening hours only; this monthly or every-few-weeks schedule was skipped."))
+                continue
+            if not byday and opens is None and closes is None:
+                self.skip("schedule", row, _("the schedule has no days and times (only a description); it was skipped."))
+                continue
+            days = [d.strip().upper() for d in str(byday or "").split(",") if d.strip()]
+            if not days:
+                self.problem(row, "byday", _("the days are missing: give them as MO,TU,WE,TH,FR,SA,SU"))
+            for day in days:
+                if day not in schema.WEEKDAY_CODES:
+                    self.problem(row, "byday", _("%(day)r is not a day of the week: use MO, TU, WE, TH, FR, SA or SU") % {"day": day})
+            for name, value in (("opens_at", opens), ("closes_at", closes)):
+                if value is None:
+                    self.problem(row, name, _("is required when the schedule lists days"))
+            if row.get("valid_from") and row.get("valid_to") and row.get("valid_from") > row.get("valid_to"):
+                self.problem(row, "valid_to", _("is before valid_from"))
+            zone = row.get("handoff_timezone")
+            if zone:
+                if zone not in SUPPORTED_TIMEZONES:
+                    self.problem(
+                        row,
+                        "handoff_timezone",
+                        _("%(zone)r is not a time zone Handoff supports (%(zones)s)") % {"zone": zone, "zones": ", ".join(SUPPORTED_TIMEZONES)},
+                    )
+                    continue
+            else:
+                offset = row.get("timezone")
+                if offset is None and opens is not None and opens[1] is not None:
+                    offset = opens[1] / 60
+                if offset is not None:
+                    zone = OFFSET_ZONES.get(offset) if float(offset).is_integer() else None
+                    if zone is None:
+                        self.problem(
+                            row,
+                            "timezone",
+                            _("no US time zone Handoff supports has the UTC offset %(offset)s") % {"offset": offset},
+                        )
+                        continue
+            self.schedule_zone[id(row)] = zone or ""
+            row.values["byday"] = ",".join(days)
+
+    def _check_languages(self) -> None:
+        skipped_phones = {r.id for r in self.rows["phone"] if r.skip}
+        for row in self.rows["language"]:
+            if row.skip:
+                continue
+            if row.get("phone_id") in skipped_phones:
+                self.skip("language", row, _("the language's phone was skipped, so the language was too."))
+                continue
+            if not any(row.get(c) for c in ("service_id", "location_id", "phone_id")):
+                self.skip("language", row, _("the language belongs to no service, location or phone; it was skipped."))
+                continue
+            if not row.get("name") and not row.get("code"):
+                self.problem(row, "code", _("a language needs a name or a code (such as es)"))
+
+    def _check_attributes(self) -> None:
+        rows = []
+        for row in self.rows["attribute"]:
+            if row.skip:
+                continue
+            entity = self._attribute_entity(row)
+            if entity != "service":
+                self.skip(
+                    "attribute",
+                    row,
+                    _("Handoff keeps taxonomy terms on services only; this attribute of a %(entity)s was skipped.")
+                    % {"entity": entity or "?"},
+                )
+                continue
+            rows.append(row)
+        package = {r.id for r in rows}
+        pairs: dict[tuple, str] = {}
+        for batch in _batches({r.get("link_id") for r in rows}):
+            for hsds_id, service, term in ServiceTaxonomy.objects.filter(service__hsds_id__in=batch).values_list(
+                "hsds_id", "service__hsds_id", "taxonomy_term__hsds_id"
+            ):
+                if hsds_id not in package:
+                    pairs[(service, term)] = _("the directory")
+        for row in rows:
+            pair = (row.get("link_id"), row.get("taxonomy_term_id"))
+            if pair in pairs:
+                self.skip(
+                    "attribute",
+                    row,
+                    _("the service already has this taxonomy term (in %(other)s); the repeat was skipped.") % {"other": pairs[pair]},
+                )
+            else:
+                pairs[pair] = self.report_where(row)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(self) -> None:
+        self.done = 0
+        self._write_terms()
+        self._write_organizations()
+        self._write_locations()
+        self._write_services()
+        self._write_simple("service_at_location", ["service_id", "location_id"])
+        self._write_phones()
+        self._write_simple("language", ["service_id", "location_id", "phone_id"], extra=self._language_extra)
+        self._write_schedules()
+        self._write_service_children()
+        self._write_attributes()
+        self._refresh_search()
+
+    def _ids(self, table: str) -> set[uuid.UUID]:
+        return self.package_ids[table] | self.db_ids[table]
+
+    def _fk(self, table: str, hsds_id) -> int | None:
+        return self.pk[table][hsds_id] if hsds_id is not None else None
+
+    def _attrs(self, table: Table, row: Row, model: type[models.Model]) -> dict[str, object]:
+        attrs: dict[str, object] = {}
+        for column in table.columns:
+            if column.attr and column.attr != "hsds_id" and row.has(column.name) and column.name != "id":
+                attrs[column.attr] = _storable(model, column.attr, row.get(column.name))
+        return attrs
+
+    def _upsert(self, table_name: str, items: list[tuple[uuid.UUID, dict[str, object]]]) -> None:
+        model = MODELS[table_name]
+        existing: dict[uuid.UUID, models.Model] = {}
+        for batch in _batches(hsds_id for hsds_id, _attrs in items):
+            existing.update((o.hsds_id, o) for o in model.objects.filter(hsds_id__in=batch))
+        new, changed, fields = [], [], set()
+        has_updated_at = any(f.name == "updated_at" for f in model._meta.concrete_fields)
+        now = timezone.now()
+        for hsds_id, attrs in items:
+            obj = existing.get(hsds_id)
+            if obj is None:
+                obj = model(hsds_id=hsds_id)
+                for name, value in attrs.items():
+                    setattr(obj, name, _storable(model, name, value))
+                if isinstance(obj, Schedule):
+                    obj.days_mask = Schedule.mask_for(obj.byday)
+                new.append(obj)
+            else:
+                for name, value in attrs.items():
+                    setattr(obj, name, value)
+                fields.update(attrs)
+                if isinstance(obj, Schedule):
+                    obj.days_mask = Schedule.mask_for(obj.byday)
+                    fields.add("days_mask")
+                if has_updated_at:
+                    obj.updated_at = now
+                changed.append(obj)
+        model.objects.bulk_create(new, batch_size=BATCH)
+        if changed and fields:
+            if has_updated_at:
+                fields.add("updated_at")
+            model.objects.bulk_update(changed, sorted(fields), batch_size=BATCH)
+        self.result.created[table_name] += len(new)
+        self.result.updated[table_name] += len(changed)
+        self.tick("save", len(items))
+
+    def _write_terms(self) -> None:
+        table = schema.TAXONOMY_TERM
+        rows = [r for r in self.rows["taxonomy_term"] if not r.skip]
+        items = []
+        existing = _pk_map(TaxonomyTerm, (r.id for r in rows))
+        for row in rows:
+            attrs = self._attrs(table, row, TaxonomyTerm)
+            vocabulary = self.term_vocabulary.get(row.id)
+            if vocabulary:
+                attrs["vocabulary"] = vocabulary
+            elif row.id not in existing:
+                attrs["vocabulary"] = schema.DEFAULT_VOCABULARY
+            if not attrs.get("code"):
+                attrs.pop("code", None)
+                if row.id not in existing:
+                    attrs["code"] = str(row.id)
+            items.append((row.id, attrs))
+        self._upsert("taxonomy_term", items)
+        self.pk["taxonomy_term"] = _pk_map(TaxonomyTerm, self._ids("taxonomy_term"))
+        parents = [r for r in rows if r.has("parent_id")]
+        if parents:
+            objs = []
+            for row in parents:
+                term = TaxonomyTerm(pk=self.pk["taxonomy_term"][row.id])
+                term.parent_id = self._fk("taxonomy_term", row.get("parent_id"))
+                objs.append(term)
+            TaxonomyTerm.objects.bulk_update(objs, ["parent"], batch_size=BATCH)
+        self.tick("save", len(self.rows["taxonomy"]))
+
+    def _write_organizations(self) -> None:
+        patches: dict[uuid.UUID, dict] = {}
+        for row in self.rows["organization"]:
+            if not row.skip:
+                patches[row.id] = self._attrs(schema.ORGANIZATION, row, Organization)
+        for row in self.rows["organization_identifier"]:
+            if not row.skip:
+                patches.setdefault(row.get("organization_id"), {})["tax_id"] = row.get("identifier")
+        self._upsert("organization", list(patches.items()))
+        self.pk["organization"] = _pk_map(Organization, self._ids("organization"))
+        self.tick("save", len(self.rows["organization_identifier"]))
+
+    def _write_locations(self) -> None:
+        patches: dict[uuid.UUID, dict] = {}
+        for row in self.rows["location"]:
+            if row.skip:
+                continue
+            attrs = self._attrs(schema.LOCATION, row, Location)
+            if row.has("organization_id"):
+                attrs["organization_id"] = self._fk("organization", row.get("organization_id"))
+            patches[row.id] = attrs
+        for row in self.rows["address"]:
+            if row.skip:
+                continue
+            attrs = patches.setdefault(row.get("location_id"), {})
+            attrs.update(self._attrs(schema.ADDRESS, row, Location))
+            attrs["address_hsds_id"] = row.id
+        accessibility: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for row in self.rows["accessibility"]:
+            if not row.skip:
+                accessibility[row.get("location_id")].extend(
+                    str(row.get(c)) for c in ("description", "details", "url") if row.get(c)
+                )
+        for location, parts in accessibility.items():
+            patches.setdefault(location, {})["accessibility"] = "\n".join(parts)
+        self._upsert("location", list(patches.items()))
+        self.pk["location"] = _pk_map(Location, self._ids("location"))
+        self.tick("save", len(self.rows["address"]) + len(self.rows["accessibility"]))
+
+    def _write_services(self) -> None:
+        items = []
+        for row in self.rows["service"]:
+            if row.skip:
+                continue
+            attrs = self._attrs(schema.SERVICE, row, Service)
+            attrs["organization_id"] = self._fk("organization", row.get("organization_id"))
+            items.append((row.id, attrs))
+        self._upsert("service", items)
+        self.pk["service"] = _pk_map(Service, self._ids("service"))
+
+    def _write_simple(self, table_name: str, fks: list[str], extra=None) -> None:
+        table = schema.BY_NAME[table_name]
+        model = MODELS[table_name]
+        targets = {c.name: c.ref for c in table.columns if c.ref}
+        items = []
+        for row in self.rows[table_name]:
+            if row.skip:
+                continue
+            attrs = self._attrs(table, row, model)
+            for name in fks:
+                if row.has(name):
+                    attrs[name] = self._fk(targets[name], row.get(name))
+            if extra:
+                extra(row, attrs)
+            items.append((row.id, attrs))
+        self._upsert(table_name, items)
+        if table_name in ("service_at_location", "phone"):
+            self.pk[table_name] = _pk_map(model, self._ids(table_name))
+
+    def _via_sal(self, row: Row, attrs: dict, *, location: bool) -> None:
+        """A row tied only to a service at a location also belongs to its service (and location)."""
+        sal = row.get("service_at_location_id")
+        if sal is None:
+            return
+        service, place = self.sal_parts[sal]
+        if not row.get("service_id"):
+            attrs["service_id"] = self.pk["service"].get(service) or _pk_map(Service, [service])[service]
+        if location and not row.get("location_id"):
+            attrs["location_id"] = self.pk["location"].get(place) or _pk_map(Location, [place])[place]
+
+    def _write_phones(self) -> None:
+        self._write_simple(
+            "phone",
+            ["service_id", "location_id", "organization_id"],
+            extra=lambda row, attrs: self._via_sal(row, attrs, location=True),
+        )
+
+    @staticmethod
+    def _language_extra(row: Row, attrs: dict) -> None:
+        if row.has("name") and not attrs.get("name"):
+            attrs["name"] = row.get("code") or ""
+
+    def _write_schedules(self) -> None:
+        def extra(row: Row, attrs: dict) -> None:
+            attrs["byday"] = row.get("byday")
+            attrs["opens_at"] = row.get("opens_at")[0]
+            attrs["closes_at"] = row.get("closes_at")[0]
+            zone = self.schedule_zone.get(id(row))
+            if zone:
+                attrs["timezone"] = zone
+            elif row.id not in self.db_ids_schedule:
+                attrs["timezone"] = default_timezone()
+            if row.has("service_at_location_id"):
+                attrs["service_at_location_id"] = self._fk("service_at_location", row.get("service_at_location_id"))
+            self._via_sal(row, attrs, location=False)
+
+        self.db_ids_schedule = set(_pk_map(Schedule, (r.id for r in self.rows["schedule"] if not r.skip)))
+        self._write_simple("schedule", ["service_id", "location_id"], extra=extra)
+
+    def _write_service_children(self) -> None:
+        self._write_simple(
+            "service_area", ["service_id"], extra=lambda row, attrs: self._via_sal(row, attrs, location=False)
+        )
+        self._write_simple("cost_option", ["service_id"])
+        self._write_simple("required_document", ["service_id"])
+
+    def _write_attributes(self) -> None:
+        items = []
+        for row in self.rows["attribute"]:
+            if row.skip:
+                continue
+            items.append(
+                (
+                    row.id,
+                    {
+                        "service_id": self._fk("service", row.get("link_id")),
+                        "taxonomy_term_id": self._fk("taxonomy_term", row.get("taxonomy_term_id")),
+                    },
+                )
+            )
+        self._upsert("attribute", items)
+
+    def _refresh_search(self) -> None:
+        """Search words and needs derive from services, their organization and their terms."""
+        pks: set[int] = set(self.pk.get("service", {}).values())
+        organizations = [self.pk["organization"][i] for i in self.package_ids["organization"] if i in self.pk["organization"]]
+        terms = [self.pk["taxonomy_term"][i] for i in self.package_ids["taxonomy_term"] if i in self.pk["taxonomy_term"]]
+        for batch in _batches(organizations):
+            pks.update(Service.objects.filter(organization_id__in=batch).values_list("pk", flat=True))
+        for batch in _batches(terms):
+            pks.update(ServiceTaxonomy.objects.filter(taxonomy_term_id__in=batch).values_list("service_id", flat=True))
+        for batch in _batches(sorted(pks)):
+            refresh_search_documents(Service.objects.filter(pk__in=batch))
+
+
+def _storable(model: type[models.Model], attr: str, value: object) -> object:
+    """None becomes what the model keeps for "nothing": "" for text, the default otherwise."""
+    if value is None:
+        try:
+            model_field = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            return value
+        if model_field.null:
+            return None
+        if model_field.has_default():
+            return model_field.get_default()
+        if isinstance(model_field, models.CharField | models.TextField):
+            return ""
+    return value
