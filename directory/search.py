@@ -1,13 +1,17 @@
 """Directory search: by need or term, words, place, hours, language, age and capacity.
 
-Correct on SQLite (words by substring, ranked by where they occur) and fast on PostgreSQL
-(a stored tsvector with a GIN index, pg_trgm typo correction, a bounding box on indexed
-coordinates before the exact distance).
+Correct on SQLite (the ORM over the normalized tables: words by substring, ranked by where
+they occur) and fast on PostgreSQL: one statement over directory_servicesearch, a narrow
+row per service kept by triggers (migration 0005), finds the page, the total and both
+facet counts in a single pass (words through a GIN index, a bounding box on the GiST-indexed
+coordinates before the exact distance, opening hours as one multirange test), and pg_trgm
+corrects typos from the word lexicon.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import zoneinfo
@@ -34,11 +38,14 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
+from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
 from directory.models import (
+    SUPPORTED_TIMEZONES,
     Language,
+    Organization,
+    Phone,
     Schedule,
     SearchWord,
     Service,
@@ -64,8 +71,14 @@ class Point:
 
 def zip_point(zip_code: str) -> Point | None:
     """Centroid of a US ZIP code from the offline `zipcodes` data, or None if unknown."""
+    return _zip_point(zip_code.strip()[:5]) if isinstance(zip_code, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _zip_point(zip_code: str) -> Point | None:
+    # The ZIP data ships with the package and never changes while the process runs.
     try:
-        found = zipcodes.matching(zip_code.strip()[:5])
+        found = zipcodes.matching(zip_code)
     except (TypeError, ValueError):
         return None
     if not found:
@@ -98,7 +111,8 @@ def distance_expression(origin: Point, prefix: str = ""):
     h = Power(Sin((lat - Value(lat0)) / 2), 2) + Value(math.cos(lat0)) * Cos(lat) * Power(
         Sin((lng - Value(lng0)) / 2), 2
     )
-    return Value(2 * EARTH_RADIUS_MILES) * ASin(Sqrt(h), output_field=FloatField())
+    # least(): rounding can push sqrt(h) a hair past 1, which asin refuses.
+    return Value(2 * EARTH_RADIUS_MILES) * ASin(Least(Sqrt(h), Value(1.0)), output_field=FloatField())
 
 
 def nearby_service_at_locations(origin: Point, radius_miles: float) -> QuerySet[ServiceAtLocation]:
@@ -120,10 +134,12 @@ def nearby_service_at_locations(origin: Point, radius_miles: float) -> QuerySet[
 
 
 class SearchVectorColumn(Expression):
-    """directory_service.search_vector (PostgreSQL only; the migration adds it, not the model).
+    """The service's words from its search row (PostgreSQL only; migration 0005 keeps them).
 
-    Compiled next to the primary key so it follows whatever alias the query gives the table
-    (facet subqueries rename it U0).
+    The ORM path on PostgreSQL (a reference for the one-statement search, and what
+    services_for_need-style callers could chain) reads it per row. Compiled next to the
+    primary key so it follows whatever alias the query gives the table (facet subqueries
+    rename it U0).
     """
 
     output_field = TextField()
@@ -135,7 +151,7 @@ class SearchVectorColumn(Expression):
 
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.pk_col)
-        return sql.rsplit(".", 1)[0] + '."search_vector"', params
+        return f"(SELECT x.vector FROM directory_servicesearch x WHERE x.service_id = {sql})", params
 
 
 class ToTsQuery(Func):
@@ -161,26 +177,39 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
     """Each query word with the lexicon words it may have meant (itself when known)."""
     if not words:
         return {}
-    known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
     result: dict[str, list[str]] = {}
-    unknown = [w for w in words if w not in known]
-    if unknown and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for word in unknown:
-                # % uses the trigram GIN index; similarity orders the few candidates.
-                cursor.execute(
-                    "SELECT word FROM directory_searchword WHERE word %% %s "
-                    "ORDER BY similarity(word, %s) DESC, word LIMIT 2",
-                    [word, word],
-                )
-                result[word] = [word, *(row[0] for row in cursor.fetchall())]
-    elif unknown:
-        lexicon = list(SearchWord.objects.values_list("word", flat=True))
+            # One round trip for all words. Only a word the lexicon lacks looks for the two
+            # nearest lexicon words: % uses the trigram GIN index, similarity orders them.
+            cursor.execute(
+                "SELECT w.word, ARRAY(SELECT k.word FROM directory_searchword k WHERE k.word %% w.word"
+                " ORDER BY similarity(k.word, w.word) DESC, k.word LIMIT 2)"
+                " FROM unnest(%s::text[]) AS w(word)"
+                " WHERE NOT EXISTS (SELECT 1 FROM directory_searchword k WHERE k.word = w.word)",
+                [list(dict.fromkeys(words))],
+            )
+            for word, alternatives in cursor.fetchall():
+                result[word] = [word, *alternatives]
+    else:
+        known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
+        unknown = [w for w in words if w not in known]
+        lexicon = list(SearchWord.objects.values_list("word", flat=True)) if unknown else []
         for word in unknown:
             result[word] = [word, *difflib.get_close_matches(word, lexicon, n=2, cutoff=0.75)]
     for word in words:
         result.setdefault(word, [word])
     return result
+
+
+def tsquery_text(words: list[str], variants: dict[str, list[str]]) -> str:
+    """Every word (any of its spellings) must match; the last one may be a prefix (typing)."""
+    groups = []
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        alternatives = [f"{v}:*" if last and v == word else v for v in variants[word]]
+        groups.append("(" + " | ".join(alternatives) + ")")
+    return " & ".join(groups)
 
 
 def _sqlite_stem(word: str) -> str:
@@ -199,12 +228,7 @@ def with_words(qs: QuerySet[Service], text: str) -> QuerySet[Service]:
         return qs.annotate(rank=Value(0.0, output_field=FloatField()))
     variants = corrected_words(words)
     if connection.vendor == "postgresql":
-        groups = []
-        for i, word in enumerate(words):
-            last = i == len(words) - 1
-            alternatives = [f"{v}:*" if last and v == word else v for v in variants[word]]
-            groups.append("(" + " | ".join(alternatives) + ")")
-        query = ToTsQuery(Value(" & ".join(groups)))
+        query = ToTsQuery(Value(tsquery_text(words, variants)))
         return qs.annotate(rank=TsRankCd(SearchVectorColumn(), query)).filter(
             TsMatches(SearchVectorColumn(), query)
         )
@@ -280,13 +304,23 @@ def filtered_services(
 def search_services(params: SearchParams, *, now: datetime | None = None) -> SearchResults:
     """One page of services for the search page, with counts for the need and language facets."""
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return search_services_postgresql(params, now)
+    return search_services_orm(params, now)
+
+
+def _sort_for(params: SearchParams) -> str:
+    sort = params.sort or ("distance" if params.origin else "relevance")
+    return "relevance" if sort == "distance" and params.origin is None else sort
+
+
+def search_services_orm(params: SearchParams, now: datetime) -> SearchResults:
+    """The search through the ORM on the normalized tables (SQLite; any database)."""
     tree = TermTree.load() if params.term is not None else None
     qs = filtered_services(params, now, tree=tree)
     if params.q:
         qs = with_words(qs, params.q)
-    sort = params.sort or ("distance" if params.origin else "relevance")
-    if sort == "distance" and params.origin is None:
-        sort = "relevance"
+    sort = _sort_for(params)
     qs = _with_distance(qs, params)
     if sort == "distance":
         ordering = ["distance", "name", "pk"]
@@ -298,10 +332,10 @@ def search_services(params: SearchParams, *, now: datetime | None = None) -> Sea
     num_pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, params.page), num_pages)
     start = (page - 1) * PAGE_SIZE
-    services = list(
-        with_display_data(qs.order_by(*ordering)[start : start + PAGE_SIZE], now)
-    )
+    services = list(_with_result_data(qs.order_by(*ordering)[start : start + PAGE_SIZE]))
     annotate_for_display(services, now)
+    for service in services:
+        _set_contacts(service, list(service.phones.all()), list(service.languages.all()))
     return SearchResults(
         services=services,
         total=total,
@@ -352,6 +386,11 @@ def _language_facets(params: SearchParams, now: datetime, tree) -> list[tuple[st
     return [(row["code"], row["n"]) for row in rows]
 
 
+def _with_result_data(qs: QuerySet[Service]) -> QuerySet[Service]:
+    """What a row of the search results shows (templates/directory/search.html)."""
+    return qs.select_related("organization").prefetch_related("phones", "languages", "schedules")
+
+
 def with_display_data(qs: QuerySet[Service], now: datetime) -> QuerySet[Service]:
     """What a result row shows: organization, phones, languages, hours, locations."""
     return qs.select_related("organization").prefetch_related(
@@ -362,12 +401,314 @@ def with_display_data(qs: QuerySet[Service], now: datetime) -> QuerySet[Service]
 def annotate_for_display(services: list[Service], now: datetime) -> None:
     """Set is_open_now and todays_hours on prefetched services (in each schedule's zone)."""
     for service in services:
-        schedules = list(service.schedules.all())
-        service.is_open_now = any(s.is_open_at(now) for s in schedules)
-        service.todays_hours = [
-            s for s in schedules if s.runs_on(now.astimezone(zoneinfo.ZoneInfo(s.timezone)).weekday())
-        ]
-        service.has_hours = bool(schedules)
+        _set_hours(service, list(service.schedules.all()), now)
+
+
+def _set_hours(service: Service, schedules: list[Schedule], now: datetime) -> None:
+    service.is_open_now = any(s.is_open_at(now) for s in schedules)
+    service.todays_hours = [
+        s for s in schedules if s.runs_on(now.astimezone(zoneinfo.ZoneInfo(s.timezone)).weekday())
+    ]
+    service.has_hours = bool(schedules)
+
+
+def _set_contacts(service: Service, phones: list[Phone], languages: list[Language]) -> None:
+    """What a result row shows besides hours: the first phone and the languages by name."""
+    service.first_phone = min(phones, key=lambda phone: phone.pk, default=None)
+    service.spoken_languages = languages
+
+
+# --- PostgreSQL: one statement over directory_servicesearch --------------------------------
+
+US_PER_DAY = 86_400_000_000
+
+
+def _sql_float(value: float) -> str:
+    # Floats computed here (never text from the request) go in as literals, so the distance
+    # expression, repeated per location, needs no parameters.
+    return f"({float(value)!r}::float8)"
+
+
+def _haversine_sql(origin: Point, lat: str, lng: str) -> str:
+    """distance_expression() in SQL text: the same arithmetic, so the same miles."""
+    lat0, lng0 = math.radians(origin.latitude), math.radians(origin.longitude)
+    h = (
+        f"power(sin((radians({lat}) - {_sql_float(lat0)}) / 2), 2) + {_sql_float(math.cos(lat0))}"
+        f" * cos(radians({lat})) * power(sin((radians({lng}) - {_sql_float(lng0)}) / 2), 2)"
+    )
+    return f"({_sql_float(2 * EARTH_RADIUS_MILES)} * asin(least(sqrt({h}), 1.0::float8)))"
+
+
+def _distance_sql(origin: Point, box: tuple[float, float, float, float]) -> str:
+    """Miles to the nearest of the row's locations; NULL for one location outside the box.
+
+    Most services have one location: a box test, then the haversine only inside the box.
+    Up to four are compared inline; more take a subquery over the arrays.
+    """
+    min_lat, max_lat, min_lng, max_lng = (_sql_float(v) for v in box)
+
+    def miles(lat: str, lng: str) -> str:
+        return _haversine_sql(origin, lat, lng)
+
+    extra = [miles(f"s.more_latitudes[{i}]", f"s.more_longitudes[{i}]") for i in (1, 2, 3)]
+    return (
+        "CASE WHEN s.more_latitudes IS NULL THEN"
+        f" CASE WHEN s.latitude BETWEEN {min_lat} AND {max_lat}"
+        f" AND s.longitude BETWEEN {min_lng} AND {max_lng}"
+        f" THEN {miles('s.latitude', 's.longitude')} END"
+        " WHEN cardinality(s.more_latitudes) <= 3 THEN"
+        f" least({miles('s.latitude', 's.longitude')}, {', '.join(extra)})"
+        f" ELSE (SELECT min({miles('p.lat', 'p.lng')}) FROM unnest("
+        "s.latitude || s.more_latitudes, s.longitude || s.more_longitudes) AS p(lat, lng)) END"
+    )
+
+
+# Where the box around the origin holds at most this many located locations, the search
+# starts from them (the index on directory_location latitude, longitude); where it holds
+# more (a city, a wide radius) checking each candidate's own coordinates costs less.
+FEW_LOCATIONS = 1000
+
+
+def services_in_box(box: tuple[float, float, float, float]) -> list[int] | None:
+    """Ids of services with a location in the box, or None when the box holds many."""
+    min_lat, max_lat, min_lng, max_lng = box
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH l AS (SELECT id FROM directory_location"
+            " WHERE latitude BETWEEN %(min_lat)s AND %(max_lat)s"
+            " AND longitude BETWEEN %(min_lng)s AND %(max_lng)s LIMIT %(limit)s)"
+            " SELECT CASE WHEN (SELECT count(*) FROM l) < %(limit)s THEN ARRAY("
+            "SELECT DISTINCT sal.service_id FROM l"
+            " JOIN directory_serviceatlocation sal ON sal.location_id = l.id) END",
+            {"min_lat": min_lat, "max_lat": max_lat, "min_lng": min_lng, "max_lng": max_lng, "limit": FEW_LOCATIONS + 1},
+        )
+        return cursor.fetchone()[0]
+
+
+def _open_now_sql(now: datetime, args: dict) -> str:
+    """Open at ``now``: the hours multirange contains the row's local time of the week.
+
+    Rows flagged hours_complex (schedules in several time zones or with validity dates) are
+    few: their schedules are checked once per statement (an InitPlan), with the conditions
+    of ScheduleQuerySet.open_at, instead of once per candidate.
+    """
+    whens, zones = [], []
+    for i, tzname in enumerate(SUPPORTED_TIMEZONES):
+        local = now.astimezone(zoneinfo.ZoneInfo(tzname))
+        t = local.time().replace(tzinfo=None)
+        of_week = (
+            local.weekday() * US_PER_DAY
+            + ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000
+            + t.microsecond
+        )
+        args[f"tz{i}"], args[f"week{i}"], args[f"time{i}"] = tzname, of_week, t
+        args[f"today{i}"] = 1 << local.weekday()
+        args[f"yesterday{i}"] = 1 << ((local.weekday() - 1) % 7)
+        whens.append(f"WHEN %(tz{i})s THEN %(week{i})s::bigint")
+        zones.append(f"(%(tz{i})s::text, %(time{i})s::time, %(today{i})s::int, %(yesterday{i})s::int)")
+    args["today_date"] = now.date()
+    complex_open = (
+        "ARRAY(SELECT sc.service_id FROM directory_servicesearch c"
+        " JOIN directory_schedule sc ON sc.service_id = c.service_id"
+        f" JOIN (VALUES {', '.join(zones)}) AS z(tz, t, today, yesterday) ON z.tz = sc.timezone"
+        " WHERE c.hours_complex"
+        " AND (sc.valid_from IS NULL OR sc.valid_from <= %(today_date)s)"
+        " AND (sc.valid_to IS NULL OR sc.valid_to >= %(today_date)s)"
+        " AND (((sc.days_mask & z.today) <> 0 AND sc.opens_at <= z.t"
+        " AND (sc.closes_at > z.t OR sc.closes_at <= sc.opens_at))"
+        " OR ((sc.days_mask & z.yesterday) <> 0 AND sc.closes_at <= sc.opens_at AND sc.closes_at > z.t)))"
+    )
+    simple_open = f"coalesce(s.hours @> (CASE s.hours_timezone {' '.join(whens)} END), false)"
+    return f"(CASE WHEN s.hours_complex THEN s.service_id = ANY ({complex_open}) ELSE {simple_open} END)"
+
+
+def search_statement(
+    params: SearchParams,
+    now: datetime,
+    *,
+    tsquery: str | None,
+    nearby: list[int] | None = None,
+    offset: int = 0,
+    tree=None,
+) -> tuple[str, dict]:
+    """The one statement behind a search page on PostgreSQL, and its parameters.
+
+    ``cand`` is every search row passing all filters but the need and the language, with
+    whether it passes those two; the page, the total and the facet counts (each facet
+    ignoring its own filter, so people can switch) all come from it. Output rows are
+    (kind, service_id, code, n, distance, rank, display); page rows carry their position in n
+    and what the result shows (RESULT_ROW_JSON), so the page needs no further queries.
+    ``nearby`` (from services_in_box) narrows a search near somewhere to those services.
+    """
+    args: dict = {"offset": offset}
+    where = ["s.active"]
+    if params.accepting:
+        where.append("s.accepting")
+    if params.term is not None:
+        args["terms"] = sorted((tree or TermTree.load()).with_descendants([params.term]))
+        where.append("s.terms && %(terms)s::bigint[]")
+    if params.age is not None:
+        args["age"] = params.age
+        where.append("(s.minimum_age IS NULL OR s.minimum_age <= %(age)s)")
+        where.append("(s.maximum_age IS NULL OR s.maximum_age >= %(age)s)")
+    if params.open_now:
+        where.append(_open_now_sql(now, args))
+    elif params.open_day is not None:
+        args["day_bit"] = 1 << params.open_day
+        where.append("(s.days & %(day_bit)s) <> 0")
+    if tsquery is not None:
+        args["tsquery"] = tsquery
+        where.append("s.vector @@ to_tsquery('english'::regconfig, %(tsquery)s)")
+    distance, within = "NULL::float8", "true"
+    if params.origin is not None:
+        distance = _distance_sql(params.origin, bounding_box(params.origin, params.radius))
+        within = f"distance <= {_sql_float(params.radius)}"
+        if nearby is not None:
+            args["nearby"] = nearby
+            where.append("s.service_id = ANY (%(nearby)s::bigint[])")
+    need_ok, language_ok = "true", "true"
+    if params.need:
+        args["need"] = params.need
+        need_ok = "s.needs @> ARRAY[%(need)s]::varchar[]"
+    if params.language:
+        args["language"] = params.language
+        language_ok = "s.languages @> ARRAY[%(language)s]::varchar[]"
+    sort = _sort_for(params)
+    rank = "NULL::float8"
+    if sort == "distance":
+        order = "distance, name, service_id"
+    elif tsquery is not None:
+        # Ranked only where it orders the page: rows passing the need and language too.
+        rank = (
+            f"CASE WHEN {need_ok} AND {language_ok} THEN"
+            " ts_rank_cd(s.vector, to_tsquery('english'::regconfig, %(tsquery)s))::float8 END"
+        )
+        order = "rank DESC, distance, name, service_id"
+    else:
+        order = "name, service_id"
+    # OFFSET 0 keeps the subquery whole, so the distance is computed once per row.
+    sql = f"""WITH cand AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT s.service_id, s.name, s.needs, s.languages, {need_ok} AS need_ok,
+               {language_ok} AS language_ok, {distance} AS distance, {rank} AS rank
+          FROM directory_servicesearch s
+         WHERE {" AND ".join(where)}
+        OFFSET 0) AS candidate
+     WHERE {within}
+), hits AS (
+    SELECT service_id, name, languages, distance, rank FROM cand WHERE need_ok AND language_ok
+)
+SELECT 'page' AS kind, p.service_id, NULL::text AS code, row_number() OVER () AS n,
+       p.distance, p.rank, {RESULT_ROW_JSON} AS display
+  FROM (SELECT service_id, distance, rank FROM hits
+         ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET %(offset)s) AS p
+UNION ALL
+SELECT 'total', NULL, NULL, count(*), NULL, NULL, NULL FROM hits
+UNION ALL
+SELECT 'need', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
+  FROM (SELECT needs, count(*) AS n FROM cand WHERE language_ok GROUP BY needs) AS g
+ CROSS JOIN LATERAL unnest(g.needs) AS code
+ GROUP BY code
+UNION ALL
+SELECT 'language', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
+  FROM (SELECT languages, count(*) AS n FROM cand WHERE need_ok GROUP BY languages) AS g
+ CROSS JOIN LATERAL unnest(g.languages) AS code
+ GROUP BY code"""
+    return sql, args
+
+
+# What templates/directory/search.html shows of a result, for the page's rows only.
+RESULT_ROW_JSON = """(SELECT json_build_object(
+    'service', json_build_object(
+        'id', sv.id, 'hsds_id', sv.hsds_id, 'name', sv.name, 'status', sv.status,
+        'capacity', sv.capacity, 'accepts_referrals', sv.accepts_referrals,
+        'organization_id', sv.organization_id),
+    'organization', json_build_object('id', o.id, 'name', o.name),
+    'phones', ARRAY(SELECT json_build_object(
+        'id', ph.id, 'service_id', ph.service_id, 'number', ph.number, 'extension', ph.extension)
+        FROM directory_phone ph WHERE ph.service_id = sv.id ORDER BY ph.id),
+    'languages', ARRAY(SELECT json_build_object(
+        'id', lg.id, 'service_id', lg.service_id, 'code', lg.code, 'name', lg.name)
+        FROM directory_language lg WHERE lg.service_id = sv.id ORDER BY lg.name, lg.id),
+    'schedules', ARRAY(SELECT json_build_object(
+        'id', sc.id, 'service_id', sc.service_id, 'byday', sc.byday, 'days_mask', sc.days_mask,
+        'opens_at', sc.opens_at, 'closes_at', sc.closes_at, 'timezone', sc.timezone,
+        'valid_from', sc.valid_from, 'valid_to', sc.valid_to)
+        FROM directory_schedule sc WHERE sc.service_id = sv.id
+        ORDER BY sc.days_mask, sc.opens_at, sc.id))
+    FROM directory_service sv JOIN directory_organization o ON o.id = sv.organization_id
+   WHERE sv.id = p.service_id)"""
+
+
+def _from_json(model, data: dict):
+    """An instance of ``model`` from some of its columns as JSON; the others stay deferred."""
+    fields = [f for f in model._meta.concrete_fields if f.attname in data]
+    return model.from_db(
+        connection.alias, [f.attname for f in fields], [f.to_python(data[f.attname]) for f in fields]
+    )
+
+
+def _result_from_json(display: dict, now: datetime) -> Service:
+    service = _from_json(Service, display["service"])
+    service.organization = _from_json(Organization, display["organization"])
+    _set_hours(service, [_from_json(Schedule, row) for row in display["schedules"]], now)
+    _set_contacts(
+        service,
+        [_from_json(Phone, row) for row in display["phones"]],
+        [_from_json(Language, row) for row in display["languages"]],
+    )
+    return service
+
+
+def search_services_postgresql(params: SearchParams, now: datetime) -> SearchResults:
+    """The search on PostgreSQL: the words, one statement, then the page's display data."""
+    tree = TermTree.load() if params.term is not None else None
+    words = words_of(params.q)[:8]
+    tsquery = tsquery_text(words, corrected_words(words)) if words else None
+    nearby = None
+    if params.origin is not None:
+        nearby = services_in_box(bounding_box(params.origin, params.radius))
+    statement = functools.partial(
+        _run_search_statement, params, now, tsquery=tsquery, nearby=nearby, tree=tree
+    )
+    page = max(1, params.page)
+    rows = statement(page=page)
+    total = next(row[3] for row in rows if row[0] == "total")
+    num_pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > num_pages:  # a stale link past the end shows the last page, as the ORM path does
+        page = num_pages
+        rows = statement(page=page)
+    services = []
+    for row in sorted((row for row in rows if row[0] == "page"), key=lambda row: row[3]):
+        _kind, _service_id, _code, _n, distance, rank, display = row
+        if display is not None:  # None: deleted since the statement ran
+            service = _result_from_json(display, now)
+            service.distance, service.rank = distance, rank
+            services.append(service)
+    facets: dict[str, list[tuple[str, int]]] = {"need": [], "language": []}
+    for kind, _service_id, code, n, *_ in rows:
+        if kind in facets:
+            facets[kind].append((code, int(n)))
+    return SearchResults(
+        services=services,
+        total=total,
+        page=page,
+        num_pages=num_pages,
+        need_facets=sorted(facets["need"], key=lambda item: (-item[1], item[0])),
+        language_facets=sorted(facets["language"], key=lambda item: (-item[1], item[0])),
+        sort=_sort_for(params),
+    )
+
+
+def _run_search_statement(
+    params: SearchParams, now: datetime, *, tsquery, nearby, page: int, tree
+) -> list[tuple]:
+    sql, args = search_statement(
+        params, now, tsquery=tsquery, nearby=nearby, offset=(page - 1) * PAGE_SIZE, tree=tree
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return cursor.fetchall()
 
 
 def services_for_need(
