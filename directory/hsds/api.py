@@ -381,7 +381,7 @@ def services(request: HttpRequest) -> HttpResponse:
     if minimal:
         return _page(
             request,
-            queryset.only("hsds_id", "updated_at"),
+            queryset.select_related(None).only("hsds_id", "updated_at"),
             lambda items: [{"id": s.hsds_id, "modified_date": s.updated_at} for s in items],
         )
     return _page(request, queryset, lambda items: _services(items, full=full))

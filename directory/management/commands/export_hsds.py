@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from directory.hsds.exporter import export_directory
 from directory.hsds.progress import TerminalBar
@@ -23,4 +24,4 @@ class Command(BaseCommand):
         finally:
             bar.finish()
         rows = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        self.stdout.write(self.style.SUCCESS(f"Wrote {path}: {rows}."))
+        self.stdout.write(self.style.SUCCESS(_("Wrote %(path)s: %(rows)s.") % {"path": path, "rows": rows}))

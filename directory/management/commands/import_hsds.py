@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from directory.hsds.importer import ImportFailed, import_path
 from directory.hsds.progress import TerminalBar
@@ -29,16 +30,16 @@ class Command(BaseCommand):
             for line in failed.report.problem_lines():
                 self.stderr.write(line)
             raise CommandError(
-                f"Nothing was imported: {len(failed.problems) + failed.report.more_problems} "
-                "problem(s) to fix first."
+                _("Nothing was imported: %(n)d problem(s) to fix first.")
+                % {"n": len(failed.problems) + failed.report.more_problems}
             ) from None
         finally:
             bar.finish()
         for warning in result.warnings:
-            self.stderr.write(self.style.WARNING(f"Note: {warning}"))
+            self.stderr.write(self.style.WARNING(_("Note: %(note)s") % {"note": warning}))
         if check:
-            self.stdout.write(self.style.SUCCESS(f"{path} has no problems; nothing was changed."))
+            self.stdout.write(self.style.SUCCESS(_("%(path)s has no problems; nothing was changed.") % {"path": path}))
             return
         for line in result.lines():
             self.stdout.write(line)
-        self.stdout.write(self.style.SUCCESS(f"Imported {path}."))
+        self.stdout.write(self.style.SUCCESS(_("Imported %(path)s.") % {"path": path}))
