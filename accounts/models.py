@@ -184,6 +184,7 @@ class AuditEvent(models.Model):
         CHANGE = "change", _("Changed a record")
         CONSENT = "consent", _("Recorded or withdrew consent")
         EXPORT = "export", _("Exported data")
+        API_CALL = "api-call", _("Called the FHIR API")
 
     # The organization whose data it is (a patient's organization), so its admins see it.
     organization = models.ForeignKey(

@@ -25,8 +25,7 @@ logger = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", "application/fhir+json"}
-# accounts.AuditEvent.Action has no entry for machine calls yet; the value is stored as is.
-AUDIT_ACTION = "api-call"
+AUDIT_ACTION = AuditEvent.Action.API_CALL
 RELEASED = "2026-11-23"
 
 
