@@ -6,3 +6,6 @@ class InteropConfig(AppConfig):
     name = "interop"
     verbose_name = _("EHR interoperability (FHIR)")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from interop import receivers  # noqa: F401  (connects the signal receivers)

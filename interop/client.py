@@ -263,7 +263,16 @@ class ConnectionReport:
 
 
 # What the portal sends today; the test connection checks exactly these.
-SENT_TYPES = ["Patient", "QuestionnaireResponse", "Observation", "Condition"]
+SENT_TYPES = [
+    "Patient",
+    "QuestionnaireResponse",
+    "Observation",
+    "Condition",
+    "ServiceRequest",
+    "Task",
+    "Procedure",
+    "Consent",
+]
 
 
 def check_connection(connection: EhrConnection) -> ConnectionReport:

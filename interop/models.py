@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +19,9 @@ class EhrConnectionQuerySet(models.QuerySet["EhrConnection"]):
 
     def sending_screenings(self) -> EhrConnectionQuerySet:
         return self.active().filter(send_screenings=True)
+
+    def sending_referrals(self) -> EhrConnectionQuerySet:
+        return self.active().filter(send_referrals=True)
 
 
 class EhrConnection(models.Model):
@@ -131,6 +134,9 @@ class OutboxMessage(models.Model):
     identifier_value = models.CharField(max_length=255)
     # The resource as it was when the change was made, with the portal's local references.
     payload = models.JSONField()
+    # The version of the portal record this copy shows (a referral's ``version``), when it
+    # has one: a copy never replaces one of a later version on the EHR, whatever the order.
+    source_version = models.PositiveIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -195,6 +201,8 @@ class RemoteResource(models.Model):
     identifier_value = models.CharField(max_length=255)
     server_id = models.CharField(max_length=128)
     server_version = models.CharField(max_length=128, blank=True)
+    # The portal record's version the EHR holds (see OutboxMessage.source_version).
+    source_version = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -243,6 +251,11 @@ class ApiClient(models.Model):
     token_hint = models.CharField(max_length=12, editable=False)
     created_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Who the client acts as when it sends a referral in (the portal records a person for
+    # every change): a user of its own that cannot sign in, made on first use.
+    user = models.OneToOneField(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
@@ -295,3 +308,60 @@ class ApiClient(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+    def acting_user(self):
+        """The portal user this client acts as (made on first use; it cannot sign in and gets
+        no email)."""
+        from accounts.models import User
+        from referrals.models import EmailPreference
+
+        if self.user_id:
+            return self.user
+        with transaction.atomic():
+            locked = ApiClient.objects.select_for_update().get(pk=self.pk)
+            if locked.user_id is None:
+                user = User.objects.create_user(
+                    email=f"api-client-{self.pk}@api.handoff.invalid",
+                    full_name=f"{self.name} (EHR)"[:200],
+                    is_active=False,
+                )
+                EmailPreference.objects.create(
+                    user=user,
+                    new_referrals=False,
+                    status_changes=False,
+                    messages=False,
+                    overdue=False,
+                )
+                locked.user = user
+                locked.save(update_fields=["user"])
+            self.user = locked.user
+        return self.user
+
+
+class InboundReferral(models.Model):
+    """A referral an EHR sent in through the FHIR API, with the identifiers it gave it."""
+
+    referral = models.OneToOneField(
+        "referrals.Referral", on_delete=models.CASCADE, related_name="inbound"
+    )
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="referrals")
+    organization = models.ForeignKey(
+        "directory.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # The EHR's own identifiers ("system|value"), shown back on the resources it reads, and
+    # its Task identifier used to answer a resent Bundle with the referral it already made.
+    task_identifier = models.CharField(max_length=600, blank=True)
+    identifiers = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "task_identifier"],
+                condition=~Q(task_identifier=""),
+                name="inbound_one_per_task_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral {self.referral_id} from {self.client}"

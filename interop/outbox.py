@@ -56,12 +56,20 @@ def backoff(failures: int) -> timedelta:
 # --- writing -----------------------------------------------------------------------------
 
 
-def enqueue(connection: EhrConnection, aggregate: str, resources: list[dict]) -> list[OutboxMessage]:
+def enqueue(
+    connection: EhrConnection,
+    aggregate: str,
+    resources: list[dict],
+    *,
+    version: int | None = None,
+) -> list[OutboxMessage]:
     """Queue ``resources`` (FHIR JSON with local ids) for ``connection``, in this order.
 
     Must run inside the transaction that makes the change, holding the aggregate's row lock
     (so two changes to one aggregate cannot take the same sequence number). An older unsent
     copy of the same resource is superseded: only the newest state is worth sending.
+    ``version`` is the portal record's version these copies show (a referral's): a copy is
+    never sent over one of a later version.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("interop.outbox.enqueue must run inside the caller's transaction")
@@ -91,6 +99,7 @@ def enqueue(connection: EhrConnection, aggregate: str, resources: list[dict]) ->
                 identifier_system=system,
                 identifier_value=value,
                 payload=payload,
+                source_version=version,
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -115,6 +124,78 @@ def enqueue_screening(screening) -> list[OutboxMessage]:
         return []
     resources = [r.as_json() for r in screening_resources(screening)]
     return enqueue(connection, f"screening:{screening.pk}", resources)
+
+
+def connection_for_referrals(organization_id: int) -> EhrConnection | None:
+    return EhrConnection.objects.sending_referrals().filter(organization_id=organization_id).first()
+
+
+def enqueue_referral(referral, event) -> list[OutboxMessage]:
+    """Queue what a referral change means for the referring organization's EHR.
+
+    On sending: the Consent, the ServiceRequest and the Task. On every later status or step:
+    the Task; on completion the Procedure first (the Task's output points at it), and when
+    the referral closes the ServiceRequest too (completed or revoked). Drafts stay in the
+    portal, and so do referrals the EHR sent in itself (it follows those through the API).
+    Runs in the change's transaction, under the referral's row lock (``Referral.apply``).
+    """
+    from interop import referral_fhir
+    from interop.models import InboundReferral
+    from referrals.models import ReferralEvent
+    from referrals.transitions import TERMINAL, Status
+
+    if event.kind not in (ReferralEvent.Kind.STATUS, ReferralEvent.Kind.STEP):
+        return []
+    if referral.sent_at is None:
+        return []
+    connection = connection_for_referrals(referral.referring_organization_id)
+    if connection is None or InboundReferral.objects.filter(referral_id=referral.pk).exists():
+        return []
+    aggregate = f"referral:{referral.pk}"
+    first = not OutboxMessage.objects.filter(connection=connection, aggregate=aggregate).exists()
+    status_change = event.kind == ReferralEvent.Kind.STATUS
+    if first:
+        resources = referral_fhir.referral_resources(referral, needs=_synced_needs(connection, referral))
+    else:
+        resources = []
+        if status_change and referral.status == Status.COMPLETED:
+            resources.append(referral_fhir.procedure(referral, needs=_synced_needs(connection, referral)))
+        resources.append(referral_fhir.task(referral))
+        if status_change and referral.status in TERMINAL:
+            resources.append(
+                referral_fhir.service_request(referral, needs=_synced_needs(connection, referral))
+            )
+    return enqueue(
+        connection, aggregate, [r.as_json() for r in resources], version=referral.version
+    )
+
+
+def _synced_needs(connection: EhrConnection, referral) -> list[int]:
+    """The referral's needs whose Condition went (or is going) to this EHR: the reasons it can
+    point at."""
+    from interop.referral_fhir import need_ids
+
+    ids = need_ids(referral)
+    if not ids:
+        return []
+    sent = set(
+        OutboxMessage.objects.filter(
+            connection=connection,
+            resource_type="Condition",
+            identifier_value__in=[f"need-{pk}" for pk in ids],
+        ).values_list("identifier_value", flat=True)
+    )
+    return [pk for pk in ids if f"need-{pk}" in sent]
+
+
+def enqueue_consent(consent) -> list[OutboxMessage]:
+    """Queue a consent (recorded or withdrawn) for the EHR of the patient's organization."""
+    from interop import referral_fhir
+
+    connection = connection_for_referrals(consent.patient.organization_id)
+    if connection is None:
+        return []
+    return enqueue(connection, f"consent:{consent.pk}", [referral_fhir.consent(consent).as_json()])
 
 
 def _wake_worker(at: datetime | None = None) -> None:
@@ -223,7 +304,13 @@ def send_due(*, budget: timedelta = timedelta(seconds=50)) -> SendReport:
     return report
 
 
-def _plan_next_run() -> None:
+def schedule_sender() -> bool:
+    """Make sure the sender runs when something is (or becomes) due: after a worker crashed
+    mid-run, its messages' leases run out and this picks them up. True if one was queued."""
+    return _plan_next_run()
+
+
+def _plan_next_run() -> bool:
     """A wake-up for the earliest time something becomes due, unless one is already waiting.
 
     Messages held behind an earlier unsent one of their aggregate are not "due": they move
@@ -245,12 +332,14 @@ def _plan_next_run() -> None:
         ]
         at = min(filter(None, candidates), default=None)
     if at is None:
-        return
+        return False
     waiting = DBTaskResult.objects.filter(
         task_path="interop.tasks.send_outbox", status="READY"
     ).filter(Q(run_after__isnull=True) | Q(run_after__lte=at))
-    if not waiting.exists():
-        _wake_worker(at if at > now else None)
+    if waiting.exists():
+        return False
+    _wake_worker(at if at > now else None)
+    return True
 
 
 def _finish(message: OutboxMessage, **fields) -> bool:
@@ -265,16 +354,29 @@ def _finish(message: OutboxMessage, **fields) -> bool:
 def deliver(message: OutboxMessage, server: EhrServer | None = None) -> str:
     """Send one claimed message; returns "sent", "retrying", "rejected" or "superseded"."""
     connection = message.connection
-    newer = OutboxMessage.objects.filter(
-        connection=connection,
-        resource_type=message.resource_type,
-        identifier_system=message.identifier_system,
-        identifier_value=message.identifier_value,
-        pk__gt=message.pk,
-    ).exclude(state=State.SUPERSEDED)
-    if newer.exists():
-        # A later change of the same resource is queued or sent: this older state must never
-        # land after it.
+    same = {
+        "connection": connection,
+        "resource_type": message.resource_type,
+        "identifier_system": message.identifier_system,
+        "identifier_value": message.identifier_value,
+    }
+    mine = message.source_version
+    if mine is None:
+        later = Q(pk__gt=message.pk)
+    else:
+        later = (
+            Q(source_version__gt=mine)
+            | Q(source_version=mine, pk__gt=message.pk)
+            | Q(source_version__isnull=True, pk__gt=message.pk)
+        )
+    newer = OutboxMessage.objects.filter(later, **same).exclude(state=State.SUPERSEDED)
+    held = (
+        mine is not None
+        and RemoteResource.objects.filter(**same, source_version__gt=mine).exists()
+    )
+    if held or newer.exists():
+        # A later change of the same resource is queued or already on the EHR: this older
+        # state must never land after it.
         _finish(message, state=State.SUPERSEDED)
         return "superseded"
     server = server or server_for(connection)
@@ -312,8 +414,15 @@ def deliver(message: OutboxMessage, server: EhrServer | None = None) -> str:
             last_error="",
             outcome_text="",
         ):
-            _remember(connection, message.resource_type, message.identifier_system,
-                      message.identifier_value, server_id, version)
+            _remember(
+                connection,
+                message.resource_type,
+                message.identifier_system,
+                message.identifier_value,
+                server_id,
+                version,
+                message.source_version,
+            )
         _reachable(connection)
     return "sent"
 
@@ -372,13 +481,19 @@ def _reachable(connection: EhrConnection) -> None:
         connection.retry_at = None
 
 
-def _remember(connection, resource_type, system, value, server_id, version) -> RemoteResource:
+def _remember(
+    connection, resource_type, system, value, server_id, version, source_version=None
+) -> RemoteResource:
     remote, _created = RemoteResource.objects.update_or_create(
         connection=connection,
         resource_type=resource_type,
         identifier_system=system,
         identifier_value=value,
-        defaults={"server_id": server_id, "server_version": version},
+        defaults={
+            "server_id": server_id,
+            "server_version": version,
+            "source_version": source_version,
+        },
     )
     return remote
 

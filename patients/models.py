@@ -268,6 +268,7 @@ class Consent(models.Model):
         from django.utils import timezone
 
         from accounts.models import AuditEvent
+        from patients import signals
         from referrals.models import ReasonCode, Referral
         from referrals.transitions import OPEN, Status, TransitionError
 
@@ -287,6 +288,7 @@ class Consent(models.Model):
                 obj=locked,
                 detail=f"withdrew consent to share with {self.organization.name}",
             )
+            signals.consent_changed.send(sender=Consent, consent=locked)
             for referral in Referral.objects.filter(
                 patient=self.patient,
                 receiving_organization=self.organization,

@@ -456,6 +456,7 @@ def _active_consent(patient, organization):
 def _record_consent(form: ConsentForm, *, patient, organization, request):
     from accounts.models import AuditEvent
     from patients.models import Consent
+    from patients.signals import consent_changed
 
     data = form.cleaned_data
     consent = Consent.objects.create(
@@ -478,6 +479,7 @@ def _record_consent(form: ConsentForm, *, patient, organization, request):
         obj=consent,
         detail=f"consent to share with {organization.name}",
     )
+    consent_changed.send(sender=Consent, consent=consent)
     return consent
 
 
