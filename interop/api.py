@@ -1,9 +1,8 @@
 """The FHIR API for EHRs: bearer tokens per organization, every call audited, errors as
-OperationOutcome.
+OperationOutcome, and a CapabilityStatement that lists exactly what is routed.
 
-Only ``metadata`` exists for now, and the CapabilityStatement says exactly that: reading and
-searching referrals (Task, ServiceRequest, Procedure, Consent) and inbound Bundles arrive
-with the referral sync, each added to the statement when it is routed.
+Reading and searching referrals is in ``interop.api_resources``; referrals sent in as a
+transaction Bundle in ``interop.inbound``.
 """
 
 from __future__ import annotations
@@ -30,19 +29,27 @@ RELEASED = "2026-11-23"
 
 
 class FhirApiError(Exception):
-    def __init__(self, status: int, code: str, text: str, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        text: str,
+        headers: dict | None = None,
+        expression: str = "",
+    ):
         super().__init__(text)
         self.status = status
         self.code = code
         self.text = text
         self.headers = headers or {}
+        self.expression = expression
 
 
-def operation_outcome(code: str, text: str, severity: str = "error") -> dict:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": severity, "code": code, "details": {"text": text}}],
-    }
+def operation_outcome(code: str, text: str, severity: str = "error", expression: str = "") -> dict:
+    issue = {"severity": severity, "code": code, "details": {"text": text}}
+    if expression:
+        issue["expression"] = [expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None) -> HttpResponse:
@@ -112,7 +119,9 @@ def fhir_endpoint(*, methods: tuple[str, ...], auth_required: bool) -> Callable:
                 response = view(request, client, *args, **kwargs)
             except FhirApiError as error:
                 response = fhir_response(
-                    operation_outcome(error.code, error.text), error.status, error.headers
+                    operation_outcome(error.code, error.text, expression=error.expression),
+                    error.status,
+                    error.headers,
                 )
             except Exception:
                 logger.exception("FHIR API error on %s", request.path)
@@ -143,8 +152,94 @@ def _software_version() -> str:
         return "unknown"
 
 
+SEARCHES = {
+    # type: (profile, [(parameter, type, what it means here)])
+    "Task": (
+        "SDOHCC-TaskForReferralManagement",
+        [
+            ("_lastUpdated", "date", "When the referral last changed (ge, gt, le, lt, eq, ne)."),
+            ("status", "token", "Task.status."),
+            ("owner", "reference", "The receiving organization: Organization/<HSDS id>, or "
+             ":identifier=urn:handoff:hsds:organization|<HSDS id>."),
+            ("requester", "reference", "The referring organization, named as owner is."),
+            ("patient", "reference", "Patient/<id> of your organization's patients, or "
+             ":identifier=<MRN system>|<MRN>."),
+        ],
+    ),
+    "ServiceRequest": (
+        "SDOHCC-ServiceRequest",
+        [
+            ("_lastUpdated", "date", "When the referral last changed."),
+            ("status", "token", "active, completed, revoked (or draft, for the referring side)."),
+            ("requester", "reference", "The referring organization."),
+            ("performer", "reference", "The receiving organization."),
+            ("patient", "reference", "The patient."),
+        ],
+    ),
+    "Procedure": (
+        "SDOHCC-Procedure",
+        [
+            ("_lastUpdated", "date", "When the referral last changed."),
+            ("status", "token", "Always completed: outcomes of completed referrals."),
+            ("performer", "reference", "The receiving organization."),
+            ("patient", "reference", "The patient."),
+        ],
+    ),
+    "Consent": (
+        "SDOHCC-Consent",
+        [
+            ("_lastUpdated", "date", "When it was given or withdrawn."),
+            ("status", "token", "active or inactive (withdrawn or ended)."),
+            ("patient", "reference", "The patient."),
+        ],
+    ),
+}
+IG_PROFILE = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
+
+API_DOCUMENTATION = (
+    "Calls carry Authorization: Bearer <token>, issued to an API client of one organization by "
+    "that organization's admin; every call is audited. An organization sees the referrals it "
+    "sent and those sent to it (never another organization's drafts). Search results come "
+    "oldest change first: poll Task?_lastUpdated=gt<the last meta.lastUpdated you saw>; page "
+    "with _count (at most 200, 50 by default) and the Bundle's next link. Unknown search "
+    "parameters are refused (400), never ignored. A referral is sent in by POSTing a "
+    "transaction Bundle to the base URL: a ServiceRequest (status active, intent order, "
+    "category with an SDOH category code), its Task (status requested, intent order, focus "
+    "the ServiceRequest, owner the receiving organization by its HSDS id: identifier system "
+    "urn:handoff:hsds:organization; the service, when the organization has several, in "
+    "ServiceRequest.performer with identifier system urn:handoff:hsds:service), the patient "
+    "(a Patient with the MRN as identifier, registered if new, or ServiceRequest.subject by "
+    "identifier) and a Consent naming the receiving organization in provision.actor, unless "
+    "one is on file."
+)
+
+
 def capability_statement(base_url: str) -> dict:
-    """What this API supports today: the statement itself, behind bearer tokens. Nothing else."""
+    """What this API really supports, and nothing more."""
+    resources = []
+    for resource_type, (profile, params) in SEARCHES.items():
+        resources.append(
+            {
+                "type": resource_type,
+                "profile": IG_PROFILE + profile,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "versioned",
+                "readHistory": False,
+                "updateCreate": False,
+                "conditionalRead": "not-supported",
+                "searchParam": [
+                    {"name": name, "type": kind, "documentation": text}
+                    for name, kind, text in params
+                ],
+            }
+        )
+    resources.append(
+        {
+            "type": "Patient",
+            "interaction": [{"code": "read"}],
+            "documentation": "Only the organization's own patients, by the id in references.",
+        }
+    )
     statement = CapabilityStatement(
         {
             "resourceType": "CapabilityStatement",
@@ -162,15 +257,18 @@ def capability_statement(base_url: str) -> dict:
             "rest": [
                 {
                     "mode": "server",
-                    "documentation": (
-                        "Only this CapabilityStatement is served for now. Calls carry "
-                        "Authorization: Bearer <token>, issued to an API client of one "
-                        "organization by that organization's admin; every call is audited."
-                    ),
+                    "documentation": API_DOCUMENTATION,
                     "security": {
                         "cors": False,
                         "description": "Bearer tokens issued per organization; revocable.",
                     },
+                    "resource": resources,
+                    "interaction": [
+                        {
+                            "code": "transaction",
+                            "documentation": "Only to send a referral in (see above).",
+                        }
+                    ],
                 }
             ],
         }
@@ -181,6 +279,19 @@ def capability_statement(base_url: str) -> dict:
 @fhir_endpoint(methods=("GET", "HEAD"), auth_required=False)
 def metadata(request: HttpRequest, client: ApiClient | None) -> HttpResponse:
     return fhir_response(capability_statement(request.build_absolute_uri("/fhir/")))
+
+
+@fhir_endpoint(methods=("POST",), auth_required=True)
+def transaction(request: HttpRequest, client: ApiClient) -> HttpResponse:
+    """A transaction Bundle that sends a referral in (``interop.inbound``)."""
+    from interop.inbound import receive
+
+    if request.content_type not in ("application/fhir+json", "application/json"):
+        raise FhirApiError(
+            415, "not-supported", "Send the Bundle as JSON (Content-Type: application/fhir+json)."
+        )
+    status, body = receive(request, client)
+    return fhir_response(body, status)
 
 
 @fhir_endpoint(methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"), auth_required=False)

@@ -30,7 +30,9 @@ def outcome(response, status: int) -> str:
     return body.issue[0].details.text
 
 
-def test_metadata_is_an_r4_capability_statement_that_claims_nothing_it_lacks(client):
+def test_metadata_is_an_r4_capability_statement_that_claims_what_is_routed(client):
+    from interop.api_resources import SEARCH_PARAMETERS
+
     response = client.get("/fhir/metadata")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/fhir+json")
@@ -39,8 +41,14 @@ def test_metadata_is_an_r4_capability_statement_that_claims_nothing_it_lacks(cli
     assert statement.format == ["json"]
     [rest] = statement.rest
     assert rest.mode == "server"
-    assert not rest.resource  # no resource is served yet, so none is listed
-    assert not rest.interaction
+    served = {r.type: r for r in rest.resource}
+    assert set(served) == {"Task", "ServiceRequest", "Procedure", "Consent", "Patient"}
+    for resource_type, params in SEARCH_PARAMETERS.items():
+        resource = served[resource_type]
+        assert {i.code for i in resource.interaction} == {"read", "search-type"}
+        assert {p.name for p in resource.searchParam} == params | {"_lastUpdated"}
+    assert {i.code for i in served["Patient"].interaction} == {"read"}
+    assert [i.code for i in rest.interaction] == ["transaction"]
 
 
 def test_metadata_without_a_token_is_not_audited(client):
@@ -80,20 +88,21 @@ def test_only_a_hash_of_the_token_is_stored(clinic):
     assert ApiClient.authenticate(secret) == made
 
 
-def test_what_is_not_supported_yet_is_a_404_operation_outcome_not_a_page(client, token):
-    for path in ("/fhir/Task", "/fhir/Task/1", "/fhir/", "/fhir/ServiceRequest?status=active"):
+def test_what_is_not_supported_is_a_404_operation_outcome_not_a_page(client, token):
+    for path in ("/fhir/Observation", "/fhir/Task/1/_history/2", "/fhir/Goal?status=active"):
         assert "not supported" in outcome(client.get(path, **bearer(token)), 404)
-    assert AuditEvent.objects.filter(detail__startswith="GET /fhir/Task").count() == 2
+    assert AuditEvent.objects.filter(detail__startswith="GET /fhir/").count() == 3
 
 
-def test_posting_a_bundle_is_not_accepted_yet(client, token):
+def test_reading_and_searching_need_a_token(client):
+    for path in ("/fhir/Task", "/fhir/Task/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12):
+        assert "bearer token is required" in outcome(client.get(path), 401)
     response = client.post(
         "/fhir/",
         data='{"resourceType": "Bundle", "type": "transaction"}',
         content_type="application/fhir+json",
-        **bearer(token),
     )
-    outcome(response, 404)
+    outcome(response, 401)
 
 
 def test_wrong_method_and_wrong_format_are_4xx_operation_outcomes(client):
