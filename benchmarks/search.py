@@ -1,6 +1,7 @@
 """Directory search benchmark (a benchmark, not a timed test).
 
-    .venv/bin/python benchmarks/search.py [--sizes 10000,100000] [--searches 200]
+    .venv/bin/python benchmarks/search.py [--sizes 100000,10000] [--searches 200]
+                                          [--at 2026-11-24T11:00-05:00] [--reuse]
 
 Uses its own PostgreSQL database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/handoff_bench; created if missing). For each size it
@@ -8,18 +9,25 @@ builds a synthetic directory (generate_directory: N services at 0.6·N locations
 Boston), runs a fixed mix of searches (words + need + near a ZIP within 10 miles + open now,
 first page with facet counts) through the full Django view with the test client, then
 replays the SQL each request ran, alone, on a plain cursor. Prints p50/p95 of both and the
-ratio, and the EXPLAIN of one search's main query.
+ratio, the growth of the request p95 between the two sizes, and the EXPLAIN (ANALYZE) of
+one search's statements.
+
+"Open now" decides how many services pass the hours filter: at 11:00 on a weekday most
+do, on a Sunday evening few. --at pins the clock (time-machine, ticking) so runs compare;
+without it the searches use the real time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
 import statistics
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,13 +64,17 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
-def build(size: int) -> None:
+def build(size: int, *, reuse: bool) -> None:
     from django.core.management import call_command
     from django.db import connection
 
     from directory.generator import generate_directory
+    from directory.models import Service
 
     call_command("migrate", verbosity=0)
+    if reuse and Service.objects.count() == size:
+        print(f"  reusing the {size} services already built")
+        return
     with connection.cursor() as cursor:
         # The benchmark database is its own: start every size from an empty directory.
         cursor.execute("TRUNCATE directory_organization, directory_searchword CASCADE")
@@ -92,7 +104,8 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def run(size: int, searches: int) -> dict[str, float]:
+def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
+    import time_machine
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -100,23 +113,25 @@ def run(size: int, searches: int) -> dict[str, float]:
     from accounts.models import Role
     from tests.factories import ClinicFactory, member
 
-    referrer = member(ClinicFactory(name=f"Benchmark Clinic {size}"), Role.REFERRER)
-    client = Client()
-    client.force_login(referrer)
     mix = search_mix(searches)
-    for params in mix[:10]:  # warm caches and connections
-        client.get("/directory/", params, HTTP_HOST="localhost")
+    clock = time_machine.travel(at, tick=True) if at else contextlib.nullcontext()
     request_ms, sql_ms, totals = [], [], []
     captured_all = []
-    for params in mix:
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get("/directory/", params, HTTP_HOST="localhost")
-            request_ms.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.status_code
-        count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
-        totals.append(int(count.group(1).replace(",", "")))
-        captured_all.append([q["sql"] for q in captured.captured_queries])
+    with clock:
+        referrer = member(ClinicFactory(name=f"Benchmark Clinic {size}"), Role.REFERRER)
+        client = Client()
+        client.force_login(referrer)  # on the pinned clock, or the session looks expired
+        for params in mix[:10]:  # warm caches and connections
+            client.get("/directory/", params, HTTP_HOST="localhost")
+        for params in mix:
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get("/directory/", params, HTTP_HOST="localhost")
+                request_ms.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+            count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
+            totals.append(int(count.group(1).replace(",", "")))
+            captured_all.append([q["sql"] for q in captured.captured_queries])
     # The same SQL alone: every statement the request ran, replayed on a plain cursor.
     with connection.cursor() as cursor:
         for statements in captured_all:
@@ -135,58 +150,88 @@ def run(size: int, searches: int) -> dict[str, float]:
         "mean_results": statistics.mean(totals),
         "queries": statistics.mean(len(s) for s in captured_all),
     }
+    figures["ratio_p95"] = figures["request_p95"] / figures["sql_p95"]
     print(
         f"  {size:>7} services: request p50 {figures['request_p50']:.1f} ms, p95 "
         f"{figures['request_p95']:.1f} ms | SQL alone p50 {figures['sql_p50']:.1f} ms, p95 "
         f"{figures['sql_p95']:.1f} ms | request/SQL at p95 "
-        f"{figures['request_p95'] / figures['sql_p95']:.2f}× | {figures['queries']:.0f} queries, "
+        f"{figures['ratio_p95']:.2f}× | {figures['queries']:.0f} queries, "
         f"{figures['mean_results']:.0f} matches on average"
     )
     return figures
 
 
-def explain_one() -> None:
+def explain(at: datetime | None) -> None:
+    """EXPLAIN ANALYZE the statements of one search of the mix (the most common word)."""
     from django.db import connection
     from django.utils import timezone
 
     from directory.search import (
         SearchParams,
-        _with_distance,
-        filtered_services,
-        with_words,
+        bounding_box,
+        corrected_words,
+        search_statement,
+        services_in_box,
+        tsquery_text,
+        words_of,
         zip_point,
     )
 
-    params = SearchParams(q="pantry", need="food-insecurity", origin=zip_point("02118"), radius=10, open_now=True)
-    qs = _with_distance(with_words(filtered_services(params, timezone.now()), params.q), params)
-    sql, sql_params = qs.order_by("distance").values("pk", "distance")[:20].query.sql_with_params()
+    now = at or timezone.now()
+    params = SearchParams(q="housing", need="housing-instability", origin=zip_point("02118"), radius=10, open_now=True)
+    words = words_of(params.q)
+    box = bounding_box(params.origin, params.radius)
+    nearby = services_in_box(box)
+    sql, args = search_statement(params, now, tsquery=tsquery_text(words, corrected_words(words)), nearby=nearby)
+    print(f"  EXPLAIN of one search ({params.q!r}, {params.need}, 10 miles of 02118, open now):")
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, sql_params)
-        print("\n".join("    " + row[0] for row in cursor.fetchall()))
+        cursor.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM directory_location"
+            " WHERE latitude BETWEEN %s AND %s AND longitude BETWEEN %s AND %s",
+            box,
+        )
+        print("    -- the box: locations within it (decides where the search starts)")
+        for (line,) in cursor.fetchall():
+            print("    " + line)
+        print("    -- the search statement" + (" (starting from the box's services)" if nearby else ""))
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, args)
+        for (line,) in cursor.fetchall():
+            print("    " + (line if len(line) <= 150 else line[:147] + "..."))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,10000")
     parser.add_argument("--searches", type=int, default=200)
-    parser.add_argument("--explain", action="store_true", help="print the plan of one search")
+    parser.add_argument("--at", type=datetime.fromisoformat, help="pin the clock (ISO 8601 with offset)")
+    parser.add_argument("--reuse", action="store_true", help="keep a directory already built at that size")
+    parser.add_argument("--no-explain", dest="explain", action="store_false", help="skip the query plans")
     args = parser.parse_args()
 
     import django
 
     django.setup()
     ensure_database()
+    if args.at:
+        print(f"clock pinned at {args.at.isoformat()}")
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"{size} services:")
-        build(size)
-        results[size] = run(size, args.searches)
+        build(size, reuse=args.reuse)
+        results[size] = run(size, args.searches, args.at)
         if args.explain:
-            explain_one()
+            explain(args.at)
     if len(results) == 2:
         small, large = sorted(results)
         growth = results[large]["request_p95"] / results[small]["request_p95"]
         print(f"growth of request p95 from {small} to {large} services: {growth:.2f}×")
+        big = results[large]
+        print(
+            f"targets at {large}: request p95 {big['request_p95']:.1f} ms (≤ 60: "
+            f"{'met' if big['request_p95'] <= 60 else 'NOT met'}), growth {growth:.2f}× (≤ 2: "
+            f"{'met' if growth <= 2 else 'NOT met'}), request/SQL {big['ratio_p95']:.2f}× (≤ 1.5: "
+            f"{'met' if big['ratio_p95'] <= 1.5 else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

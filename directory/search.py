@@ -420,7 +420,7 @@ def _set_contacts(service: Service, phones: list[Phone], languages: list[Languag
 
 # --- PostgreSQL: one statement over directory_servicesearch --------------------------------
 
-US_PER_DAY = 86_400_000_000
+SECONDS_PER_DAY = 86_400
 
 
 def _sql_float(value: float) -> str:
@@ -429,38 +429,37 @@ def _sql_float(value: float) -> str:
     return f"({float(value)!r}::float8)"
 
 
-def _haversine_sql(origin: Point, lat: str, lng: str) -> str:
-    """distance_expression() in SQL text: the same arithmetic, so the same miles."""
-    lat0, lng0 = math.radians(origin.latitude), math.radians(origin.longitude)
-    h = (
-        f"power(sin((radians({lat}) - {_sql_float(lat0)}) / 2), 2) + {_sql_float(math.cos(lat0))}"
-        f" * cos(radians({lat})) * power(sin((radians({lng}) - {_sql_float(lng0)}) / 2), 2)"
-    )
-    return f"({_sql_float(2 * EARTH_RADIUS_MILES)} * asin(least(sqrt({h}), 1.0::float8)))"
+def _unit_vector(point: Point) -> tuple[float, float, float]:
+    lat, lng = math.radians(point.latitude), math.radians(point.longitude)
+    return (math.cos(lat) * math.cos(lng), math.cos(lat) * math.sin(lng), math.sin(lat))
 
 
-def _distance_sql(origin: Point, box: tuple[float, float, float, float]) -> str:
-    """Miles to the nearest of the row's locations; NULL for one location outside the box.
+def _closeness_sql(origin: Point) -> str:
+    """cos of the angle from the origin to the row's nearest location (1 = here).
 
-    Most services have one location: a box test, then the haversine only inside the box.
-    Up to four are compared inline; more take a subquery over the arrays.
+    The search rows keep each location as a unit vector, so this is a dot product, not a
+    haversine per row; up to four locations inline, more through a function (migration 0005).
     """
-    min_lat, max_lat, min_lng, max_lng = (_sql_float(v) for v in box)
+    x0, y0, z0 = (_sql_float(c) for c in _unit_vector(origin))
 
-    def miles(lat: str, lng: str) -> str:
-        return _haversine_sql(origin, lat, lng)
+    def dot(x: str, y: str, z: str) -> str:
+        return f"{x} * {x0} + {y} * {y0} + {z} * {z0}"
 
-    extra = [miles(f"s.more_latitudes[{i}]", f"s.more_longitudes[{i}]") for i in (1, 2, 3)]
+    more = [
+        dot(f"s.more_xyz[{i}]", f"s.more_xyz[{i + 1}]", f"s.more_xyz[{i + 2}]") for i in (1, 4, 7)
+    ]
     return (
-        "CASE WHEN s.more_latitudes IS NULL THEN"
-        f" CASE WHEN s.latitude BETWEEN {min_lat} AND {max_lat}"
-        f" AND s.longitude BETWEEN {min_lng} AND {max_lng}"
-        f" THEN {miles('s.latitude', 's.longitude')} END"
-        " WHEN cardinality(s.more_latitudes) <= 3 THEN"
-        f" least({miles('s.latitude', 's.longitude')}, {', '.join(extra)})"
-        f" ELSE (SELECT min({miles('p.lat', 'p.lng')}) FROM unnest("
-        "s.latitude || s.more_latitudes, s.longitude || s.more_longitudes) AS p(lat, lng)) END"
+        f"CASE WHEN s.more_xyz IS NULL THEN {dot('s.x', 's.y', 's.z')}"
+        f" WHEN cardinality(s.more_xyz) <= 9 THEN greatest({dot('s.x', 's.y', 's.z')}, {', '.join(more)})"
+        f" ELSE greatest({dot('s.x', 's.y', 's.z')},"
+        f" directory_servicesearch_closeness(s.more_xyz, {x0}, {y0}, {z0})) END"
     )
+
+
+def _miles_sql(closeness: str) -> str:
+    # The great-circle distance from the cosine of its angle; acos is exact enough here (to
+    # millimetres at these distances) and runs for a page of rows only.
+    return f"({_sql_float(EARTH_RADIUS_MILES)} * acos(least({closeness}, 1.0::float8)))"
 
 
 # Where the box around the origin holds at most this many located locations, the search
@@ -469,19 +468,31 @@ def _distance_sql(origin: Point, box: tuple[float, float, float, float]) -> str:
 FEW_LOCATIONS = 1000
 
 
+BOX_PROBE_SQL = (
+    "WITH l AS (SELECT id FROM directory_location"
+    " WHERE latitude BETWEEN %(min_lat)s AND %(max_lat)s"
+    " AND longitude BETWEEN %(min_lng)s AND %(max_lng)s LIMIT %(limit)s)"
+    " SELECT CASE WHEN (SELECT count(*) FROM l) < %(limit)s THEN ARRAY("
+    "SELECT DISTINCT sal.service_id FROM l"
+    " JOIN directory_serviceatlocation sal ON sal.location_id = l.id) END"
+)
+
+
+def box_probe_args(box: tuple[float, float, float, float]) -> dict:
+    min_lat, max_lat, min_lng, max_lng = box
+    return {
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lng": min_lng,
+        "max_lng": max_lng,
+        "limit": FEW_LOCATIONS + 1,
+    }
+
+
 def services_in_box(box: tuple[float, float, float, float]) -> list[int] | None:
     """Ids of services with a location in the box, or None when the box holds many."""
-    min_lat, max_lat, min_lng, max_lng = box
     with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH l AS (SELECT id FROM directory_location"
-            " WHERE latitude BETWEEN %(min_lat)s AND %(max_lat)s"
-            " AND longitude BETWEEN %(min_lng)s AND %(max_lng)s LIMIT %(limit)s)"
-            " SELECT CASE WHEN (SELECT count(*) FROM l) < %(limit)s THEN ARRAY("
-            "SELECT DISTINCT sal.service_id FROM l"
-            " JOIN directory_serviceatlocation sal ON sal.location_id = l.id) END",
-            {"min_lat": min_lat, "max_lat": max_lat, "min_lng": min_lng, "max_lng": max_lng, "limit": FEW_LOCATIONS + 1},
-        )
+        cursor.execute(BOX_PROBE_SQL, box_probe_args(box))
         return cursor.fetchone()[0]
 
 
@@ -496,15 +507,12 @@ def _open_now_sql(now: datetime, args: dict) -> str:
     for i, tzname in enumerate(SUPPORTED_TIMEZONES):
         local = now.astimezone(zoneinfo.ZoneInfo(tzname))
         t = local.time().replace(tzinfo=None)
-        of_week = (
-            local.weekday() * US_PER_DAY
-            + ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000
-            + t.microsecond
-        )
+        # Whole seconds, like the hours column (a second's fraction cannot open a service).
+        of_week = local.weekday() * SECONDS_PER_DAY + (t.hour * 60 + t.minute) * 60 + t.second
         args[f"tz{i}"], args[f"week{i}"], args[f"time{i}"] = tzname, of_week, t
         args[f"today{i}"] = 1 << local.weekday()
         args[f"yesterday{i}"] = 1 << ((local.weekday() - 1) % 7)
-        whens.append(f"WHEN %(tz{i})s THEN %(week{i})s::bigint")
+        whens.append(f"WHEN %(tz{i})s THEN %(week{i})s::int")
         zones.append(f"(%(tz{i})s::text, %(time{i})s::time, %(today{i})s::int, %(yesterday{i})s::int)")
     args["today_date"] = now.date()
     complex_open = (
@@ -533,7 +541,7 @@ def search_statement(
 ) -> tuple[str, dict]:
     """The one statement behind a search page on PostgreSQL, and its parameters.
 
-    ``cand`` is every search row passing all filters but the need and the language, with
+    ``rows`` is every search row passing all filters but the need and the language, with
     whether it passes those two; the page, the total and the facet counts (each facet
     ignoring its own filter, so people can switch) all come from it. Output rows are
     (kind, service_id, code, n, distance, rank, display); page rows carry their position in n
@@ -559,10 +567,11 @@ def search_statement(
     if tsquery is not None:
         args["tsquery"] = tsquery
         where.append("s.vector @@ to_tsquery('english'::regconfig, %(tsquery)s)")
-    distance, within = "NULL::float8", "true"
+    closeness, within, distance = "NULL::float8", "true", "NULL::float8"
     if params.origin is not None:
-        distance = _distance_sql(params.origin, bounding_box(params.origin, params.radius))
-        within = f"distance <= {_sql_float(params.radius)}"
+        closeness = _closeness_sql(params.origin)
+        within = f"closeness >= {_sql_float(math.cos(params.radius / EARTH_RADIUS_MILES))}"
+        distance = _miles_sql("closeness")
         if nearby is not None:
             args["nearby"] = nearby
             where.append("s.service_id = ANY (%(nearby)s::bigint[])")
@@ -576,42 +585,45 @@ def search_statement(
     sort = _sort_for(params)
     rank = "NULL::float8"
     if sort == "distance":
-        order = "distance, name, service_id"
+        order = "closeness DESC, name, service_id"
     elif tsquery is not None:
         # Ranked only where it orders the page: rows passing the need and language too.
         rank = (
             f"CASE WHEN {need_ok} AND {language_ok} THEN"
             " ts_rank_cd(s.vector, to_tsquery('english'::regconfig, %(tsquery)s))::float8 END"
         )
-        order = "rank DESC, distance, name, service_id"
+        order = "rank DESC, closeness DESC, name, service_id"
     else:
         order = "name, service_id"
-    # OFFSET 0 keeps the subquery whole, so the distance is computed once per row.
-    sql = f"""WITH cand AS MATERIALIZED (
-    SELECT * FROM (
-        SELECT s.service_id, s.name, s.needs, s.languages, {need_ok} AS need_ok,
-               {language_ok} AS language_ok, {distance} AS distance, {rank} AS rank
-          FROM directory_servicesearch s
-         WHERE {" AND ".join(where)}
-        OFFSET 0) AS candidate
+    # OFFSET 0 keeps the inner query whole, so closeness is computed once per row. rows
+    # keeps each column only where a later part reads it: needs where the need facet
+    # counts the row, languages where the language facet does, the name for the page.
+    sql = f"""WITH rows AS MATERIALIZED (
+    SELECT service_id, need_ok, language_ok, closeness,
+           CASE WHEN language_ok THEN needs END AS needs,
+           CASE WHEN need_ok THEN languages END AS languages,
+           CASE WHEN need_ok AND language_ok THEN name END AS name, rank
+      FROM (SELECT s.service_id, {need_ok} AS need_ok, {language_ok} AS language_ok,
+                   {closeness} AS closeness, s.needs, s.languages, s.name, {rank} AS rank
+              FROM directory_servicesearch s
+             WHERE {" AND ".join(where)}
+            OFFSET 0) AS candidate
      WHERE {within}
-), hits AS (
-    SELECT service_id, name, languages, distance, rank FROM cand WHERE need_ok AND language_ok
 )
 SELECT 'page' AS kind, p.service_id, NULL::text AS code, row_number() OVER () AS n,
-       p.distance, p.rank, {RESULT_ROW_JSON} AS display
-  FROM (SELECT service_id, distance, rank FROM hits
+       {distance.replace("closeness", "p.closeness")}, p.rank, {RESULT_ROW_JSON} AS display
+  FROM (SELECT service_id, closeness, rank FROM rows WHERE need_ok AND language_ok
          ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET %(offset)s) AS p
 UNION ALL
-SELECT 'total', NULL, NULL, count(*), NULL, NULL, NULL FROM hits
+SELECT 'total', NULL, NULL, count(*), NULL, NULL, NULL FROM rows WHERE need_ok AND language_ok
 UNION ALL
 SELECT 'need', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
-  FROM (SELECT needs, count(*) AS n FROM cand WHERE language_ok GROUP BY needs) AS g
+  FROM (SELECT needs, count(*) AS n FROM rows WHERE language_ok GROUP BY needs) AS g
  CROSS JOIN LATERAL unnest(g.needs) AS code
  GROUP BY code
 UNION ALL
 SELECT 'language', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
-  FROM (SELECT languages, count(*) AS n FROM cand WHERE need_ok GROUP BY languages) AS g
+  FROM (SELECT languages, count(*) AS n FROM rows WHERE need_ok GROUP BY languages) AS g
  CROSS JOIN LATERAL unnest(g.languages) AS code
  GROUP BY code"""
     return sql, args

@@ -8,13 +8,18 @@ filters read in one row per service, so a search is one bitmap scan of one table
 
 - vector: the weighted words (what 0003 kept on directory_service, which this drops);
 - needs, languages, terms: arrays for the filters and the facet counts;
-- latitude/longitude of its first located location (more_* for any further ones) for
-  the exact distance; the bounding-box prefilter itself reads the index on
+- x, y, z: the unit vector (on the sphere) of its first located location, more_xyz the
+  others' flattened: "within r miles" is then a dot product against the origin's vector
+  (>= cos(r / earth radius)) instead of a haversine per row. Where the box around the
+  origin holds few locations the search first narrows to them through the index on
   directory_location (latitude, longitude);
-- hours: the weekly opening hours as a multirange of local microseconds since Monday
-  00:00 in hours_timezone, so "open now" is one containment test. Services whose
-  schedules span time zones or carry validity dates are flagged hours_complex and the
-  search checks their schedules directly; days is the OR of the schedules' day masks.
+- hours: the weekly opening hours as a multirange of local seconds since Monday 00:00 in
+  hours_timezone, so "open now" is one containment test. Services whose schedules span
+  time zones or carry validity dates are flagged hours_complex and the search checks
+  their schedules directly; days is the OR of the schedules' day masks.
+
+Fixed-width columns come first and the long ones (arrays, words) last, so the filters
+read their columns without walking past variable-length ones.
 
 Statement-level triggers on every table the row is derived from refresh the affected rows
 in the same transaction, so an edit (an org admin's, the admin's, an import's) is searchable
@@ -23,24 +28,24 @@ at once. SQLite keeps searching the normalized tables and has none of this.
 
 from django.db import migrations
 
-US_PER_DAY = 86_400_000_000
-US_PER_WEEK = 7 * US_PER_DAY
+DAY = 86_400  # seconds
+WEEK = 7 * DAY
 
 CREATE_TABLE = """
 CREATE TABLE directory_servicesearch (
     service_id bigint PRIMARY KEY,
     active boolean NOT NULL,
     accepting boolean NOT NULL,
+    hours_complex boolean NOT NULL,
+    days smallint NOT NULL,
+    x double precision,
+    y double precision,
+    z double precision,
     minimum_age smallint,
     maximum_age smallint,
-    days smallint NOT NULL,
-    hours_complex boolean NOT NULL,
-    latitude double precision,
-    longitude double precision,
     hours_timezone varchar(40),
-    hours int8multirange,
-    more_latitudes double precision[],
-    more_longitudes double precision[],
+    hours int4multirange,
+    more_xyz double precision[],
     needs varchar(64)[] NOT NULL,
     languages varchar(10)[] NOT NULL,
     terms bigint[] NOT NULL,
@@ -67,22 +72,21 @@ DELETE FROM directory_servicesearch x
  WHERE x.service_id = ANY (ids)
    AND NOT EXISTS (SELECT 1 FROM directory_service s WHERE s.id = x.service_id);
 INSERT INTO directory_servicesearch AS x (
-    service_id, active, accepting, minimum_age, maximum_age, days, hours_complex,
-    latitude, longitude, hours_timezone, hours, more_latitudes, more_longitudes,
-    needs, languages, terms, name, vector)
+    service_id, active, accepting, hours_complex, days, x, y, z, minimum_age, maximum_age,
+    hours_timezone, hours, more_xyz, needs, languages, terms, name, vector)
 SELECT s.id,
        s.status = 'active',
        s.accepts_referrals AND s.capacity <> 'not_accepting',
+       coalesce(h.complex, false),
+       coalesce(h.days, 0),
+       p.xyz[1],
+       p.xyz[2],
+       p.xyz[3],
        s.minimum_age,
        s.maximum_age,
-       coalesce(h.days, 0),
-       coalesce(h.complex, false),
-       p.lats[1],
-       p.lngs[1],
        CASE WHEN NOT h.complex THEN h.tz END,
        CASE WHEN NOT h.complex THEN w.hours END,
-       CASE WHEN cardinality(p.lats) > 1 THEN p.lats[2:] END,
-       CASE WHEN cardinality(p.lngs) > 1 THEN p.lngs[2:] END,
+       CASE WHEN cardinality(p.xyz) > 3 THEN p.xyz[4:] END,
        coalesce(n.needs, '{{}}'),
        coalesce(l.codes, '{{}}'),
        coalesce(t.terms, '{{}}'),
@@ -100,10 +104,13 @@ SELECT s.id,
        SELECT array_agg(DISTINCT st.taxonomy_term_id ORDER BY st.taxonomy_term_id) AS terms
          FROM directory_servicetaxonomy st WHERE st.service_id = s.id) t
  CROSS JOIN LATERAL (
-       SELECT array_agg(lo.latitude ORDER BY lo.id) AS lats,
-              array_agg(lo.longitude ORDER BY lo.id) AS lngs
+       SELECT array_agg(v.c ORDER BY lo.id, v.i) AS xyz
          FROM directory_serviceatlocation sal
          JOIN directory_location lo ON lo.id = sal.location_id
+        CROSS JOIN LATERAL (VALUES
+              (1, cos(radians(lo.latitude)) * cos(radians(lo.longitude))),
+              (2, cos(radians(lo.latitude)) * sin(radians(lo.longitude))),
+              (3, sin(radians(lo.latitude)))) AS v(i, c)
         WHERE sal.service_id = s.id AND lo.latitude IS NOT NULL AND lo.longitude IS NOT NULL) p
  CROSS JOIN LATERAL (
        SELECT bit_or(sc.days_mask)::smallint AS days,
@@ -114,29 +121,28 @@ SELECT s.id,
  CROSS JOIN LATERAL (
        -- Each day a schedule runs on: [opens, closes) that day, or into the next day when
        -- it closes at or before it opens (22:00-06:00; opens = closes is around the clock).
-       -- Sunday night's overflow past the end of the week wraps to Monday morning.
+       -- Sunday night's overflow past the end of the week wraps to Monday morning. Times
+       -- are whole seconds (schedules are in minutes); the search floors "now" to match.
        SELECT range_agg(r.span) AS hours
          FROM directory_schedule sc
         CROSS JOIN generate_series(0, 6) AS d(day)
         CROSS JOIN LATERAL (VALUES (
-              d.day * {US_PER_DAY}::bigint
-                + (extract(epoch FROM sc.opens_at) * 1000000)::bigint,
-              d.day * {US_PER_DAY}::bigint
-                + (extract(epoch FROM sc.closes_at) * 1000000)::bigint
-                + CASE WHEN sc.closes_at <= sc.opens_at THEN {US_PER_DAY} ELSE 0 END
+              d.day * {DAY} + ceil(extract(epoch FROM sc.opens_at))::int,
+              d.day * {DAY} + ceil(extract(epoch FROM sc.closes_at))::int
+                + CASE WHEN sc.closes_at <= sc.opens_at THEN {DAY} ELSE 0 END
               )) AS b(lo, hi)
         CROSS JOIN LATERAL (VALUES
-              (int8range(b.lo, least(b.hi, {US_PER_WEEK}))),
-              (int8range(0, greatest(b.hi - {US_PER_WEEK}, 0)))) AS r(span)
+              (int4range(b.lo, least(b.hi, {WEEK}))),
+              (int4range(0, greatest(b.hi - {WEEK}, 0)))) AS r(span)
         WHERE sc.service_id = s.id AND (sc.days_mask & (1 << d.day)) <> 0) w
  WHERE s.id = ANY (ids)
 ON CONFLICT (service_id) DO UPDATE SET
     active = EXCLUDED.active, accepting = EXCLUDED.accepting,
+    hours_complex = EXCLUDED.hours_complex, days = EXCLUDED.days,
+    x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z,
     minimum_age = EXCLUDED.minimum_age, maximum_age = EXCLUDED.maximum_age,
-    days = EXCLUDED.days, hours_complex = EXCLUDED.hours_complex,
-    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
     hours_timezone = EXCLUDED.hours_timezone, hours = EXCLUDED.hours,
-    more_latitudes = EXCLUDED.more_latitudes, more_longitudes = EXCLUDED.more_longitudes,
+    more_xyz = EXCLUDED.more_xyz,
     needs = EXCLUDED.needs, languages = EXCLUDED.languages, terms = EXCLUDED.terms,
     name = EXCLUDED.name, vector = EXCLUDED.vector;
 $$
@@ -167,6 +173,17 @@ TRIGGER_FUNCTIONS = {
     ),
 }
 
+# The nearest of many further locations (the search inlines the first four): a function,
+# so the planner costs it as one call rather than a subquery per row.
+CLOSENESS_FUNCTION = """
+CREATE FUNCTION directory_servicesearch_closeness(xyz double precision[],
+    x0 double precision, y0 double precision, z0 double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT max(xyz[i] * x0 + xyz[i + 1] * y0 + xyz[i + 2] * z0)
+  FROM generate_series(1, cardinality(xyz), 3) AS i
+$$
+"""
+
 REBUILD_FUNCTION = """
 CREATE FUNCTION directory_servicesearch_rebuild() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -190,7 +207,7 @@ SOURCES = [
 
 
 def forward_statements() -> list[str]:
-    statements = [CREATE_TABLE, *INDEXES, REFRESH_FUNCTION, REBUILD_FUNCTION]
+    statements = [CREATE_TABLE, *INDEXES, REFRESH_FUNCTION, CLOSENESS_FUNCTION, REBUILD_FUNCTION]
     for name, ids in TRIGGER_FUNCTIONS.items():
         statements.append(
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -236,6 +253,8 @@ def backward_statements() -> list[str]:
         statements.append(f"DROP FUNCTION IF EXISTS {name}()")
     statements += [
         "DROP FUNCTION IF EXISTS directory_servicesearch_refresh(bigint[])",
+        "DROP FUNCTION IF EXISTS directory_servicesearch_closeness(double precision[],"
+        " double precision, double precision, double precision)",
         "DROP TABLE IF EXISTS directory_servicesearch",
         """ALTER TABLE directory_service ADD COLUMN search_vector tsvector
            GENERATED ALWAYS AS (

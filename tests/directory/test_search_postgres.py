@@ -1,0 +1,340 @@
+"""The PostgreSQL search: the ORM's answers, fresh after every edit, on plans that use indexes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time
+
+import pytest
+from django.db import connection
+
+from directory.models import (
+    Language,
+    Location,
+    Organization,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+)
+from directory.search import (
+    BOX_PROBE_SQL,
+    Point,
+    SearchParams,
+    bounding_box,
+    box_probe_args,
+    search_services_orm,
+    search_services_postgresql,
+    search_statement,
+    services_in_box,
+)
+from directory.taxonomy import TermTree
+from tests.factories import LocationFactory, ScheduleFactory, directory_service
+
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="the search rows, their triggers and the one-statement search are PostgreSQL "
+        "only; on SQLite the search runs through the ORM, which test_search.py covers",
+    ),
+    pytest.mark.usefixtures("taxonomy"),
+]
+
+BOSTON = Point(42.3362, -71.0729)  # ZIP 02118
+TUESDAY_NOON = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # 12:00 in Boston
+WEDNESDAY_2AM = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)  # 02:00 in Boston
+MONDAY_3AM = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 03:00 in Boston, Sunday night's shift
+TUESDAY_EVENING_LA = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 20:30 Tuesday in Los Angeles
+SUMMER_SATURDAY = datetime(2026, 7, 11, 14, 0, tzinfo=UTC)  # 10:00 in Boston
+
+
+def north(miles: float) -> tuple[float, float]:
+    return (BOSTON.latitude + miles / 69.055, BOSTON.longitude)
+
+
+def east(miles: float) -> tuple[float, float]:
+    return (BOSTON.latitude, BOSTON.longitude + miles / 51.3)
+
+
+def hours(service: Service, byday: str, opens: int, closes: int, **fields) -> None:
+    ScheduleFactory(service=service, byday=byday, opens_at=time(opens), closes_at=time(closes), **fields)
+
+
+def add_location(service: Service, at: tuple[float, float]) -> None:
+    location = LocationFactory(organization=service.organization, latitude=at[0], longitude=at[1])
+    ServiceAtLocation.objects.create(service=service, location=location)
+
+
+@pytest.fixture
+def directory(db):
+    """A small directory with every shape of data the search rows summarize."""
+    pantry = directory_service(
+        name="Weekly Food Pantry", terms=("food.food-pantry",), at=north(1), languages=("en", "es")
+    )
+    hours(pantry, "TU,TH", 10, 18)
+    supper = directory_service(
+        name="Community Supper", terms=("food.meals.community-meals",), at=north(3), languages=("en",)
+    )
+    hours(supper, "MO,TU,WE,TH,FR", 17, 19)
+    shelter = directory_service(
+        name="Night Shelter", terms=("emergency.emergency-shelter.night-shelter",), at=east(2)
+    )
+    hours(shelter, "MO,TU,WE,TH,FR,SA,SU", 19, 7)
+    hotline = directory_service(name="Hotline", terms=("emergency",), languages=("en", "es", "ht"))
+    hours(hotline, "MO,TU,WE,TH,FR,SA,SU", 0, 0)
+    legal = directory_service(name="LA Legal Aid", terms=("legal",), at=(34.0522, -118.2437))
+    hours(legal, "TU", 18, 21, timezone="America/Los_Angeles")
+    market = directory_service(name="Summer Market", terms=("food",), at=north(2))
+    hours(market, "SA", 9, 13, valid_from=date(2026, 6, 1), valid_to=date(2026, 9, 30))
+    two_zones = directory_service(name="Two-zone Help", terms=("legal",), at=east(4))
+    hours(two_zones, "TU", 11, 13)
+    hours(two_zones, "TU", 9, 10, timezone="America/Chicago")
+    chain = directory_service(name="Chain Pantry", terms=("food.food-pantry",), at=north(30), languages=("pt",))
+    for miles in (20, 12, 6.5, 25, 40):  # six locations: the nearest comes through the function
+        add_location(chain, north(miles))
+    hours(chain, "MO,WE,FR", 9, 13)
+    hours(chain, "MO,WE,FR", 14, 18)
+    pair = directory_service(name="Two-site Rides", terms=("transit.ride-programs",), at=east(9), maximum_age=17)
+    add_location(pair, north(3.5))
+    directory_service(name="Senior Meals", terms=("food.meals",), at=north(4), minimum_age=60, capacity="waitlist")
+    directory_service(name="Closed Clinic", terms=("food",), at=north(1), status="inactive")
+    directory_service(name="Full House", terms=("housing",), at=north(2.5), capacity="not_accepting")
+    directory_service(name="Phone Only", terms=("housing",), at=north(2.5), accepts_referrals=False)
+    twin_a = directory_service(name="Twin B", terms=("food",), at=east(1))
+    twin_b = directory_service(name="Twin A", terms=("food",), organization=twin_a.organization)
+    ServiceAtLocation.objects.create(service=twin_b, location=twin_a.service_at_locations.get().location)
+    rng = random.Random(7)
+    terms = ["food", "housing", "legal", "transit.ride-programs", "food.meals", "emergency"]
+    for i in range(30):
+        filler = directory_service(
+            name=f"Service {i:02d}",
+            terms=(rng.choice(terms),),
+            at=north(rng.uniform(0.2, 15)),
+            languages=tuple(rng.sample(["en", "es", "vi", "so"], k=rng.randint(0, 2))),
+        )
+        if rng.random() < 0.7:
+            hours(filler, rng.choice(["MO,TU,WE,TH,FR", "TU,TH", "SA,SU"]), rng.randint(7, 11), rng.randint(13, 20))
+
+
+def summary(results) -> tuple:
+    rows = [
+        (
+            s.name,
+            s.distance,
+            s.is_open_now,
+            [(h.opens_at, h.closes_at) for h in s.todays_hours],
+            s.has_hours,
+            str(s.first_phone) if s.first_phone else None,
+            [language.name for language in s.spoken_languages],
+            s.organization.name,
+            s.get_capacity_display(),
+        )
+        for s in results.services
+    ]
+    return (results.total, results.page, results.num_pages, results.sort, results.need_facets, results.language_facets, rows)
+
+
+def assert_same(params: SearchParams, now: datetime) -> None:
+    fast = summary(search_services_postgresql(params, now))
+    orm = summary(search_services_orm(params, now))
+    assert fast[:6] == orm[:6], params
+    assert [row[:1] + row[2:] for row in fast[6]] == [row[:1] + row[2:] for row in orm[6]], params
+    for a, b in zip(fast[6], orm[6], strict=True):
+        assert (a[1] is None) == (b[1] is None)
+        if a[1] is not None:
+            assert a[1] == pytest.approx(b[1], abs=1e-3)  # acos here, haversine there
+
+
+PARAMS = [
+    SearchParams(),
+    SearchParams(page=2),
+    SearchParams(page=9),
+    SearchParams(q="pantry"),
+    SearchParams(q="pantyr"),
+    SearchParams(q="food"),
+    SearchParams(q="community meals"),
+    SearchParams(q="pan"),
+    SearchParams(need="food-insecurity"),
+    SearchParams(need="food-insecurity", language="es"),
+    SearchParams(language="pt"),
+    SearchParams(q="food", need="food-insecurity", origin=BOSTON, radius=10),
+    SearchParams(origin=BOSTON, radius=1),
+    SearchParams(origin=BOSTON, radius=5),
+    SearchParams(origin=BOSTON, radius=10, sort="relevance", q="meals"),
+    SearchParams(origin=BOSTON, radius=25, sort="distance"),
+    SearchParams(origin=BOSTON, radius=50, page=2),
+    SearchParams(q="rides", origin=BOSTON, radius=5),
+    SearchParams(open_now=True),
+    SearchParams(open_now=True, origin=BOSTON, radius=10),
+    SearchParams(open_day=1),
+    SearchParams(open_day=5),
+    SearchParams(open_day=6, q="shelter"),
+    SearchParams(age=15),
+    SearchParams(age=70, accepting=True),
+    SearchParams(accepting=True, need="housing-instability"),
+]
+
+
+@pytest.mark.parametrize("now", [TUESDAY_NOON, WEDNESDAY_2AM, MONDAY_3AM, TUESDAY_EVENING_LA, SUMMER_SATURDAY])
+def test_one_statement_search_answers_as_the_orm_does(directory, now):
+    food = TermTree.load().id_of["food"]
+    for params in [*PARAMS, SearchParams(term=food), SearchParams(term=food, open_now=True, q="pantry")]:
+        assert_same(params, now)
+
+
+def test_a_box_with_few_locations_starts_from_them_and_answers_the_same(directory):
+    box = bounding_box(BOSTON, 2)
+    nearby = services_in_box(box)
+
+    assert nearby is not None
+    assert set(nearby) == set(
+        ServiceAtLocation.objects.filter(
+            location__latitude__range=box[:2], location__longitude__range=box[2:]
+        ).values_list("service_id", flat=True)
+    )
+    assert_same(SearchParams(origin=BOSTON, radius=2, q="food"), TUESDAY_NOON)
+
+
+def test_a_box_with_many_locations_checks_each_candidate_instead(directory, monkeypatch):
+    monkeypatch.setattr("directory.search.FEW_LOCATIONS", 3)
+
+    assert services_in_box(bounding_box(BOSTON, 10)) is None
+    assert_same(SearchParams(origin=BOSTON, radius=10), TUESDAY_NOON)
+    assert_same(SearchParams(origin=BOSTON, radius=3, need="food-insecurity"), TUESDAY_NOON)
+
+
+# --- the search rows follow every edit ------------------------------------------------------
+
+
+def search_rows() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM directory_servicesearch ORDER BY service_id")
+        return cursor.fetchall()
+
+
+def names(params: SearchParams, now: datetime = TUESDAY_NOON) -> list[str]:
+    return [s.name for s in search_services_postgresql(params, now).services]
+
+
+def test_edits_show_in_search_at_once(directory):
+    pantry = Service.objects.get(name="Weekly Food Pantry")
+    open_now = SearchParams(open_now=True, q="pantry")
+    assert names(open_now) == ["Weekly Food Pantry"]
+
+    Schedule.objects.filter(service=pantry).update(closes_at=time(11))
+    assert names(open_now) == []
+    hours(pantry, "TU", 11, 14)
+    assert names(open_now) == ["Weekly Food Pantry"]
+
+    pantry.set_capacity(Service.Capacity.NOT_ACCEPTING, by=None)
+    assert "Weekly Food Pantry" not in names(SearchParams(accepting=True, q="pantry"))
+
+    Language.objects.create(service=pantry, code="vi", name="Vietnamese")
+    assert names(SearchParams(language="vi", q="pantry")) == ["Weekly Food Pantry"]
+
+    Location.objects.filter(service_at_locations__service=pantry).update(latitude=north(8)[0])
+    found = search_services_postgresql(SearchParams(q="pantry", origin=BOSTON, radius=10), TUESDAY_NOON)
+    [moved] = [s for s in found.services if s.pk == pantry.pk]
+    assert moved.distance == pytest.approx(8, abs=0.02)
+
+    pantry.name = "Weekly Grocery Table"
+    pantry.save()
+    pantry.refresh_search_document()
+    assert names(SearchParams(q="grocery")) == ["Weekly Grocery Table"]
+
+    ServiceAtLocation.objects.filter(service=pantry).delete()
+    assert names(SearchParams(q="grocery", origin=BOSTON, radius=50)) == []
+
+    pantry.delete()
+    assert names(SearchParams(q="grocery")) == []
+
+
+def test_rows_kept_by_the_triggers_equal_a_rebuild(directory):
+    Schedule.objects.filter(byday="TU,TH").delete()
+    Language.objects.filter(code="es").update(code="fr")
+    Service.objects.filter(name__startswith="Service 1").update(status="inactive")
+    kept = search_rows()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))")
+
+    assert search_rows() == kept
+    assert len(kept) == Service.objects.count()
+
+
+def test_truncating_a_source_table_rebuilds_the_rows(directory):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's deferred foreign-key checks
+        cursor.execute("TRUNCATE directory_schedule")
+
+    assert names(SearchParams(open_day=1)) == []
+    assert names(SearchParams(open_now=True), WEDNESDAY_2AM) == []
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+FILLER = (
+    "Help with applications, referrals and follow-up for residents of the county; call ahead,"
+    " bring an ID if you have one, and ask about transport, interpreters and childcare. Staff"
+    " speak several languages, can meet people at home or at the library, and keep evening"
+    " hours on Thursdays for working families; walk-ins welcome while space lasts."
+)
+
+
+@pytest.fixture
+def nationwide(db):
+    """8,000 services, each at its own place across the continental US; few say zucchini."""
+    rng = random.Random(2026)
+    organization = Organization.objects.create(name="Nationwide Network")
+    locations = Location.objects.bulk_create(
+        Location(
+            organization=organization,
+            name=f"Site {i}",
+            latitude=round(rng.uniform(30, 48), 5),
+            longitude=round(rng.uniform(-122, -72), 5),
+        )
+        for i in range(8000)
+    )
+    services = Service.objects.bulk_create(
+        Service(
+            organization=organization,
+            name=f"Service {i}",
+            search_document=f"Service {i} " + ("zucchini garden" if i % 800 == 0 else FILLER),
+        )
+        for i in range(8000)
+    )
+    ServiceAtLocation.objects.bulk_create(
+        ServiceAtLocation(service=service, location=location) for service, location in zip(services, locations, strict=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE directory_location")
+        cursor.execute("ANALYZE directory_serviceatlocation")
+        cursor.execute("ANALYZE directory_servicesearch")
+    return locations
+
+
+def explain(sql: str, args) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, args)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
+    site = nationwide[0]
+    origin = Point(site.latitude, site.longitude)
+    box = bounding_box(origin, 10)
+
+    probe = explain(BOX_PROBE_SQL, box_probe_args(box))
+    nearby = services_in_box(box)
+    sql, args = search_statement(
+        SearchParams(q="zucchini", origin=origin, radius=10), TUESDAY_NOON, tsquery="zucchini:*", nearby=nearby
+    )
+    near = explain(sql, args)
+    words, words_args = search_statement(SearchParams(q="zucchini"), TUESDAY_NOON, tsquery="zucchini:*")
+    anywhere = explain(words, words_args)
+
+    assert "dir_location_latlng_idx" in probe, probe  # the box on the indexed coordinates
+    assert nearby is not None and len(nearby) < 50
+    assert "directory_servicesearch_pkey" in near, near  # then only the box's services
+    assert "dir_servicesearch_vector_gin" in anywhere, anywhere  # words through the GIN index
+    assert "Seq Scan on directory_servicesearch" not in anywhere + near
