@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
@@ -35,6 +36,8 @@ def search(request: HttpRequest) -> HttpResponse:
     params = form.params() if form.is_valid() else _params_without_errors(form)
     results = search_services(params)
     template = "directory/search.html#results" if request.htmx else "directory/search.html"
+    need_link = _facet_link(request, "need")
+    language_link = _facet_link(request, "language")
     return TemplateResponse(
         request,
         template,
@@ -42,11 +45,25 @@ def search(request: HttpRequest) -> HttpResponse:
             "form": form,
             "results": results,
             "params": params,
-            "need_facets": [(code, NEED_NAMES.get(code, code), n) for code, n in results.need_facets],
-            "language_facets": [(code, language_name(code), n) for code, n in results.language_facets],
+            "need_facets": [
+                (code, NEED_NAMES.get(code, code), n, need_link(code)) for code, n in results.need_facets
+            ],
+            "language_facets": [
+                (code, language_name(code), n, language_link(code)) for code, n in results.language_facets
+            ],
             "need_names": NEED_NAMES,
         },
     )
+
+
+def _facet_link(request: HttpRequest, key: str):
+    """The current search with ``key`` set to a facet's code, from the first page.
+
+    What {% querystring key=code page=None %} gives, without copying the query per link
+    (a page has up to ~35 facet links).
+    """
+    pairs = [(k, v) for k, values in request.GET.lists() if k not in (key, "page") for v in values]
+    return lambda code: "?" + urlencode([*pairs, (key, code)])
 
 
 def _params_without_errors(form: SearchForm) -> SearchParams:
