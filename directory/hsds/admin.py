@@ -59,7 +59,11 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("file"), ordering="file_name")
     def job_link(self, job: ImportJob) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("admin:directory_importjob_progress", args=[job.pk]), job.file_name)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:directory_importjob_progress", args=[job.pk]),
+            job.file_name,
+        )
 
     @admin.display(description=_("outcome"))
     def first_line(self, job: ImportJob) -> str:
@@ -69,9 +73,21 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         urls = [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="directory_importjob_upload"),
-            path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="directory_importjob_progress"),
-            path("export.zip", self.admin_site.admin_view(self.export_view), name="directory_importjob_export"),
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="directory_importjob_upload",
+            ),
+            path(
+                "<int:pk>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="directory_importjob_progress",
+            ),
+            path(
+                "export.zip",
+                self.admin_site.admin_view(self.export_view),
+                name="directory_importjob_export",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -107,7 +123,9 @@ class ImportJobAdmin(admin.ModelAdmin):
             else:
                 # Enqueue after commit so the worker finds the job row.
                 transaction.on_commit(lambda: run_import_job.enqueue(job.pk))
-            return HttpResponseRedirect(reverse("admin:directory_importjob_progress", args=[job.pk]))
+            return HttpResponseRedirect(
+                reverse("admin:directory_importjob_progress", args=[job.pk])
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

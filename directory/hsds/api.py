@@ -54,7 +54,9 @@ class BadRequest(Exception):
 
 
 def _json(data, status: int = 200) -> JsonResponse:
-    response = JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse(
+        data, status=status, safe=False, json_dumps_params={"ensure_ascii": False}
+    )
     # Public, read-only data: any site may read it from a browser.
     response["Access-Control-Allow-Origin"] = "*"
     return response
@@ -94,9 +96,12 @@ def _int(request: HttpRequest, name: str, default: int, low: int, high: int | No
         value = None
     if value is None or value < low or (high is not None and value > high):
         if high is None:
-            raise BadRequest(_("%(name)s must be a whole number of %(low)d or more") % {"name": name, "low": low})
+            raise BadRequest(
+                _("%(name)s must be a whole number of %(low)d or more") % {"name": name, "low": low}
+            )
         raise BadRequest(
-            _("%(name)s must be a whole number from %(low)d to %(high)d") % {"name": name, "low": low, "high": high}
+            _("%(name)s must be a whole number from %(low)d to %(high)d")
+            % {"name": name, "low": low, "high": high}
         )
     return value
 
@@ -131,7 +136,9 @@ def _since(request: HttpRequest) -> datetime.datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        raise BadRequest(_("modified_after must be a date or date-time such as 2026-01-31T12:00:00Z"))
+        raise BadRequest(
+            _("modified_after must be a date or date-time such as 2026-01-31T12:00:00Z")
+        )
     return make_aware(moment) if is_naive(moment) else moment
 
 
@@ -214,8 +221,14 @@ SERVICE_PREFETCH = (
     Prefetch(
         "service_at_locations", ServiceAtLocation.objects.select_related("location__organization")
     ),
-    Prefetch("service_at_locations__location__phones", Phone.objects.select_related("service", "organization")),
-    Prefetch("service_at_locations__location__languages", Language.objects.select_related("service", "phone")),
+    Prefetch(
+        "service_at_locations__location__phones",
+        Phone.objects.select_related("service", "organization"),
+    ),
+    Prefetch(
+        "service_at_locations__location__languages",
+        Language.objects.select_related("service", "phone"),
+    ),
     Prefetch(
         "service_at_locations__location__schedules",
         Schedule.objects.select_related("service", "service_at_location"),
@@ -227,9 +240,11 @@ def _links_of(services: list[Service]) -> dict[int, list[ServiceTaxonomy]]:
     """Each service's taxonomy links (HSDS attributes) with their terms, in one query."""
     links: dict[int, list[ServiceTaxonomy]] = defaultdict(list)
     if services:
-        for link in ServiceTaxonomy.objects.filter(service__in=services).select_related(
-            "taxonomy_term__parent"
-        ).order_by("taxonomy_term__code"):
+        for link in (
+            ServiceTaxonomy.objects.filter(service__in=services)
+            .select_related("taxonomy_term__parent")
+            .order_by("taxonomy_term__code")
+        ):
             links[link.service_id].append(link)
     return links
 
@@ -250,7 +265,9 @@ def _service(service: Service, links: list[ServiceTaxonomy] | None, *, full: boo
         service_areas=[_clean(rows.service_area_row(a)) for a in service.service_areas.all()],
         languages=[_clean(rows.language_row(lang)) for lang in service.languages.all()],
         cost_options=[_clean(rows.cost_option_row(c)) for c in service.cost_options.all()],
-        required_documents=[_clean(rows.required_document_row(d)) for d in service.required_documents.all()],
+        required_documents=[
+            _clean(rows.required_document_row(d)) for d in service.required_documents.all()
+        ],
         service_at_locations=[
             {
                 **_clean(rows.service_at_location_row(sal)),
@@ -283,7 +300,9 @@ def _organization(org: Organization, *, full: bool) -> dict:
             services=[_clean(rows.service_row(s)) for s in org.services.all()],
             phones=[_clean(rows.phone_row(p)) for p in org.phones.all()],
             locations=[_location(loc, full=False) for loc in org.locations.all()],
-            organization_identifiers=[i for i in [_clean(rows.organization_identifier_row(org))] if i],
+            organization_identifiers=[
+                i for i in [_clean(rows.organization_identifier_row(org))] if i
+            ],
             contacts=[],
             funding=[],
             programs=[],
@@ -317,7 +336,9 @@ def _vocabulary_of(taxonomy_id: uuid.UUID) -> str:
     raise BadRequest(_("there is no taxonomy with the id %(id)s") % {"id": taxonomy_id})
 
 
-def _filter_services(request: HttpRequest, services: QuerySet[Service], prefix: str = "") -> QuerySet[Service]:
+def _filter_services(
+    request: HttpRequest, services: QuerySet[Service], prefix: str = ""
+) -> QuerySet[Service]:
     """The HSDS service filters (search, taxonomy_term_id, taxonomy_id, organization_id,
     modified_after), combined with AND; prefix reaches the service from another model."""
     for word in _words(request):
@@ -335,7 +356,11 @@ def _filter_services(request: HttpRequest, services: QuerySet[Service], prefix: 
     if taxonomy := _uuid(request, "taxonomy_id"):
         vocabulary = _vocabulary_of(taxonomy)
         services = services.filter(
-            Exists(ServiceTaxonomy.objects.filter(service=service_ref, taxonomy_term__vocabulary=vocabulary))
+            Exists(
+                ServiceTaxonomy.objects.filter(
+                    service=service_ref, taxonomy_term__vocabulary=vocabulary
+                )
+            )
         )
     if organization := _uuid(request, "organization_id"):
         services = services.filter(**{f"{prefix}organization__hsds_id": organization})
@@ -355,7 +380,9 @@ def root(request: HttpRequest) -> HttpResponse:
             "version": schema.HSDS_VERSION,
             "profile": "https://docs.openreferral.org/en/3.0/",
             "openapi_url": request.build_absolute_uri(reverse("hsds_api:openapi")),
-            "description": _("The Handoff community resource directory, read-only, in Open Referral HSDS 3.0."),
+            "description": _(
+                "The Handoff community resource directory, read-only, in Open Referral HSDS 3.0."
+            ),
             "publisher": {"name": "Handoff"},
         }
     )
@@ -401,7 +428,11 @@ def organizations(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(Q(name__icontains=word) | Q(alternate_name__icontains=word))
     if term := _uuid(request, "taxonomy_term_id"):
         queryset = queryset.filter(
-            Exists(ServiceTaxonomy.objects.filter(service__organization=OuterRef("pk"), taxonomy_term__hsds_id=term))
+            Exists(
+                ServiceTaxonomy.objects.filter(
+                    service__organization=OuterRef("pk"), taxonomy_term__hsds_id=term
+                )
+            )
         )
     if taxonomy := _uuid(request, "taxonomy_id"):
         vocabulary = _vocabulary_of(taxonomy)
@@ -420,7 +451,11 @@ def organizations(request: HttpRequest) -> HttpResponse:
 
 @api_view
 def organization(request: HttpRequest, hsds_id: str) -> HttpResponse:
-    found = _get(_published_organizations().prefetch_related(*ORGANIZATION_PREFETCH), hsds_id, _("organization"))
+    found = _get(
+        _published_organizations().prefetch_related(*ORGANIZATION_PREFETCH),
+        hsds_id,
+        _("organization"),
+    )
     return _json(_organization(found, full=True))
 
 
@@ -435,19 +470,28 @@ def taxonomy_terms(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(parent__hsds_id=parent)
     if _bool(request, "top_only"):
         queryset = queryset.filter(parent__isnull=True)
-    return _page(request, queryset.order_by("vocabulary", "code", "pk"), lambda items: [_term(t) for t in items])
+    return _page(
+        request,
+        queryset.order_by("vocabulary", "code", "pk"),
+        lambda items: [_term(t) for t in items],
+    )
 
 
 @api_view
 def service_at_locations(request: HttpRequest) -> HttpResponse:
     full = _bool(request, "full")
-    queryset = ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE).select_related(
-        "service__organization", "location__organization"
+    queryset = ServiceAtLocation.objects.filter(
+        service__status=Service.Status.ACTIVE
+    ).select_related("service__organization", "location__organization")
+    queryset = _filter_services(request, queryset, prefix="service__").order_by(
+        "service__name", "pk"
     )
-    queryset = _filter_services(request, queryset, prefix="service__").order_by("service__name", "pk")
     if full:
         queryset = queryset.prefetch_related(
-            *(Prefetch(f"service__{p}") if isinstance(p, str) else _prefixed(p) for p in SERVICE_PREFETCH)
+            *(
+                Prefetch(f"service__{p}") if isinstance(p, str) else _prefixed(p)
+                for p in SERVICE_PREFETCH
+            )
         )
 
     def serialize(items: list[ServiceAtLocation]) -> list[dict]:
@@ -472,7 +516,9 @@ def _get(queryset: QuerySet, hsds_id: str, noun: str):
     try:
         key = uuid.UUID(hsds_id)
     except ValueError:
-        raise Http404(_("there is no %(noun)s with the id %(id)s") % {"noun": noun, "id": hsds_id}) from None
+        raise Http404(
+            _("there is no %(noun)s with the id %(id)s") % {"noun": noun, "id": hsds_id}
+        ) from None
     found = queryset.filter(hsds_id=key).first()
     if found is None:
         raise Http404(_("there is no %(noun)s with the id %(id)s") % {"noun": noun, "id": hsds_id})

@@ -44,49 +44,90 @@ def _each(qs: models.QuerySet, to_row: Callable[[models.Model], dict | None]) ->
 
 def _sources() -> list[tuple[Table, models.QuerySet | None, Callable[[], Iterable[dict]]]]:
     """(table, queryset to count, rows) in the package's order."""
-    vocabularies = TaxonomyTerm.objects.order_by("vocabulary").values_list("vocabulary", flat=True).distinct()
+    vocabularies = (
+        TaxonomyTerm.objects.order_by("vocabulary").values_list("vocabulary", flat=True).distinct()
+    )
     locations = Location.objects.select_related("organization")
     organizations = Organization.objects.all()
     return [
         (schema.TAXONOMY, None, lambda: (rows.taxonomy_row(v) for v in vocabularies)),
-        (schema.TAXONOMY_TERM, TaxonomyTerm.objects.all(), lambda: _each(TaxonomyTerm.objects.select_related("parent"), rows.taxonomy_term_row)),
+        (
+            schema.TAXONOMY_TERM,
+            TaxonomyTerm.objects.all(),
+            lambda: _each(TaxonomyTerm.objects.select_related("parent"), rows.taxonomy_term_row),
+        ),
         (schema.ORGANIZATION, organizations, lambda: _each(organizations, rows.organization_row)),
-        (schema.ORGANIZATION_IDENTIFIER, None, lambda: _each(organizations.exclude(tax_id=""), rows.organization_identifier_row)),
-        (schema.SERVICE, Service.objects.all(), lambda: _each(Service.objects.select_related("organization"), rows.service_row)),
+        (
+            schema.ORGANIZATION_IDENTIFIER,
+            None,
+            lambda: _each(organizations.exclude(tax_id=""), rows.organization_identifier_row),
+        ),
+        (
+            schema.SERVICE,
+            Service.objects.all(),
+            lambda: _each(Service.objects.select_related("organization"), rows.service_row),
+        ),
         (schema.LOCATION, Location.objects.all(), lambda: _each(locations, rows.location_row)),
         (schema.ADDRESS, None, lambda: _each(Location.objects.all(), rows.address_row)),
-        (schema.ACCESSIBILITY, None, lambda: _each(Location.objects.exclude(accessibility=""), rows.accessibility_row)),
+        (
+            schema.ACCESSIBILITY,
+            None,
+            lambda: _each(Location.objects.exclude(accessibility=""), rows.accessibility_row),
+        ),
         (
             schema.SERVICE_AT_LOCATION,
             ServiceAtLocation.objects.all(),
-            lambda: _each(ServiceAtLocation.objects.select_related("service", "location"), rows.service_at_location_row),
+            lambda: _each(
+                ServiceAtLocation.objects.select_related("service", "location"),
+                rows.service_at_location_row,
+            ),
         ),
         (
             schema.PHONE,
             Phone.objects.all(),
-            lambda: _each(Phone.objects.select_related("service", "location", "organization"), rows.phone_row),
+            lambda: _each(
+                Phone.objects.select_related("service", "location", "organization"), rows.phone_row
+            ),
         ),
         (
             schema.SCHEDULE,
             Schedule.objects.all(),
-            lambda: _each(Schedule.objects.select_related("service", "location", "service_at_location"), rows.schedule_row),
+            lambda: _each(
+                Schedule.objects.select_related("service", "location", "service_at_location"),
+                rows.schedule_row,
+            ),
         ),
         (
             schema.LANGUAGE,
             Language.objects.all(),
-            lambda: _each(Language.objects.select_related("service", "location", "phone"), rows.language_row),
+            lambda: _each(
+                Language.objects.select_related("service", "location", "phone"), rows.language_row
+            ),
         ),
-        (schema.SERVICE_AREA, ServiceArea.objects.all(), lambda: _each(ServiceArea.objects.select_related("service"), rows.service_area_row)),
-        (schema.COST_OPTION, CostOption.objects.all(), lambda: _each(CostOption.objects.select_related("service"), rows.cost_option_row)),
+        (
+            schema.SERVICE_AREA,
+            ServiceArea.objects.all(),
+            lambda: _each(ServiceArea.objects.select_related("service"), rows.service_area_row),
+        ),
+        (
+            schema.COST_OPTION,
+            CostOption.objects.all(),
+            lambda: _each(CostOption.objects.select_related("service"), rows.cost_option_row),
+        ),
         (
             schema.REQUIRED_DOCUMENT,
             RequiredDocument.objects.all(),
-            lambda: _each(RequiredDocument.objects.select_related("service"), rows.required_document_row),
+            lambda: _each(
+                RequiredDocument.objects.select_related("service"), rows.required_document_row
+            ),
         ),
         (
             schema.ATTRIBUTE,
             ServiceTaxonomy.objects.all(),
-            lambda: _each(ServiceTaxonomy.objects.select_related("service", "taxonomy_term"), rows.attribute_row),
+            lambda: _each(
+                ServiceTaxonomy.objects.select_related("service", "taxonomy_term"),
+                rows.attribute_row,
+            ),
         ),
     ]
 
@@ -115,7 +156,10 @@ def write_zip(out: BinaryIO, *, progress: Progress | None = None) -> dict[str, i
     writer = _Writer(progress)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for table, make_rows in writer.sources:
-            with archive.open(table.path, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+            with (
+                archive.open(table.path, "w") as raw,
+                io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
+            ):
                 writer.write_table(table, make_rows, text)
         archive.writestr(DATAPACKAGE, writer.descriptor())
     return writer.counts

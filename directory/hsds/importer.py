@@ -150,15 +150,23 @@ class ImportFailed(Exception):
         return self.report.problems
 
 
-def import_path(path: Path | str, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
+def import_path(
+    path: Path | str, *, progress: Progress | None = None, dry_run: bool = False
+) -> ImportResult:
     return import_package(read_path(path, progress=progress), progress=progress, dry_run=dry_run)
 
 
-def import_upload(name: str, data: bytes, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
-    return import_package(read_upload(name, data, progress=progress), progress=progress, dry_run=dry_run)
+def import_upload(
+    name: str, data: bytes, *, progress: Progress | None = None, dry_run: bool = False
+) -> ImportResult:
+    return import_package(
+        read_upload(name, data, progress=progress), progress=progress, dry_run=dry_run
+    )
 
 
-def import_package(package: Package, *, progress: Progress | None = None, dry_run: bool = False) -> ImportResult:
+def import_package(
+    package: Package, *, progress: Progress | None = None, dry_run: bool = False
+) -> ImportResult:
     """Check the package against HSDS and the directory; if it is clean, write it.
 
     Raises ImportFailed (with every problem found) and changes nothing when anything is wrong.
@@ -174,7 +182,11 @@ def import_package(package: Package, *, progress: Progress | None = None, dry_ru
                 importer.write()
         except DatabaseError as error:
             package.report.problem(
-                package.name, None, None, _("the database refused the import (%(error)s); nothing was changed") % {"error": error}
+                package.name,
+                None,
+                None,
+                _("the database refused the import (%(error)s); nothing was changed")
+                % {"error": error},
             )
             raise ImportFailed(package.report) from error
     importer.result.warnings = list(package.report.warnings)
@@ -284,7 +296,12 @@ class _Importer:
                     first = first_row[own]
                     where = _("row %(row)d") % {"row": first} if isinstance(first, int) else first
                     self.problem(
-                        row, "id", _("the id %(id)s is used twice in this file (also at %(first)s); ids must be unique") % {"id": own, "first": where}
+                        row,
+                        "id",
+                        _(
+                            "the id %(id)s is used twice in this file (also at %(first)s); ids must be unique"
+                        )
+                        % {"id": own, "first": where},
                     )
                     row.skip = True
                 else:
@@ -296,7 +313,10 @@ class _Importer:
         self.tick("check", len(rows) % 1000)
 
     def _bad(self, row: Row, name: str) -> bool:
-        return any(p.file == row.file and p.row == row.label and p.field == name for p in self.report.problems[-5:])
+        return any(
+            p.file == row.file and p.row == row.label and p.field == name
+            for p in self.report.problems[-5:]
+        )
 
     def _check_references(self) -> None:
         wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
@@ -307,7 +327,11 @@ class _Importer:
                     if column.name == "link_id" and self._attribute_entity(row) == "service":
                         target = "service"
                     value = row.get(column.name)
-                    if target and isinstance(value, uuid.UUID) and value not in self.package_ids[target]:
+                    if (
+                        target
+                        and isinstance(value, uuid.UUID)
+                        and value not in self.package_ids[target]
+                    ):
                         wanted[target].add(value)
         for target, ids in wanted.items():
             if target == "taxonomy":
@@ -330,7 +354,9 @@ class _Importer:
                         self.problem(
                             row,
                             column.name,
-                            _("points at %(object)s %(id)s, which is neither in this import nor in the directory")
+                            _(
+                                "points at %(object)s %(id)s, which is neither in this import nor in the directory"
+                            )
                             % {"object": target.replace("_", " "), "id": value},
                         )
                         row.skip = True
@@ -347,9 +373,9 @@ class _Importer:
         rows = [r for r in self.rows["taxonomy_term"] if r.id]
         existing = {}
         for batch in _batches(r.id for r in rows):
-            for hsds_id, vocabulary, code, parent in TaxonomyTerm.objects.filter(hsds_id__in=batch).values_list(
-                "hsds_id", "vocabulary", "code", "parent__hsds_id"
-            ):
+            for hsds_id, vocabulary, code, parent in TaxonomyTerm.objects.filter(
+                hsds_id__in=batch
+            ).values_list("hsds_id", "vocabulary", "code", "parent__hsds_id"):
                 existing[hsds_id] = (vocabulary, code, parent)
         final: dict[tuple[str, str], Row] = {}
         parent_of: dict[uuid.UUID, uuid.UUID | None] = {}
@@ -370,21 +396,29 @@ class _Importer:
                 self.problem(
                     row,
                     "code",
-                    _("the code %(code)s is also used by %(other)s in the %(vocabulary)s taxonomy; codes must be unique in a taxonomy")
+                    _(
+                        "the code %(code)s is also used by %(other)s in the %(vocabulary)s taxonomy; codes must be unique in a taxonomy"
+                    )
                     % {"code": code, "vocabulary": vocabulary, "other": self.report_where(other)},
                 )
             final[key] = row
-            parent_of[row.id] = row.get("parent_id") if row.has("parent_id") else (old[2] if old else None)
+            parent_of[row.id] = (
+                row.get("parent_id") if row.has("parent_id") else (old[2] if old else None)
+            )
         codes = {code for _vocabulary, code in final}
         package = {r.id for r in rows}
         for batch in _batches(codes):
-            for hsds_id, vocabulary, code in TaxonomyTerm.objects.filter(code__in=batch).values_list("hsds_id", "vocabulary", "code"):
+            for hsds_id, vocabulary, code in TaxonomyTerm.objects.filter(
+                code__in=batch
+            ).values_list("hsds_id", "vocabulary", "code"):
                 row = final.get((vocabulary, code))
                 if row is not None and hsds_id not in package:
                     self.problem(
                         row,
                         "code",
-                        _("the directory already has the code %(code)s in the %(vocabulary)s taxonomy under another id (%(id)s)")
+                        _(
+                            "the directory already has the code %(code)s in the %(vocabulary)s taxonomy under another id (%(id)s)"
+                        )
                         % {"code": code, "vocabulary": vocabulary, "id": hsds_id},
                     )
         for row in rows:
@@ -399,18 +433,28 @@ class _Importer:
         for row in self.rows["organization_identifier"]:
             scheme = str(row.get("identifier_scheme") or "").upper()
             kind = str(row.get("identifier_type") or "").upper()
-            if not (scheme == "US-EIN" or "EIN" in kind.split() or kind in {"EIN", "TAX ID", "TAX_ID"}):
+            if not (
+                scheme == "US-EIN" or "EIN" in kind.split() or kind in {"EIN", "TAX ID", "TAX_ID"}
+            ):
                 self.skip(
                     "organization_identifier",
                     row,
-                    _("Handoff keeps only an organization's EIN (identifier_scheme US-EIN); this identifier was skipped."),
+                    _(
+                        "Handoff keeps only an organization's EIN (identifier_scheme US-EIN); this identifier was skipped."
+                    ),
                 )
 
     def _check_services(self) -> None:
-        partial = [r.id for r in self.rows["service"] if r.id and not (r.has("minimum_age") and r.has("maximum_age"))]
+        partial = [
+            r.id
+            for r in self.rows["service"]
+            if r.id and not (r.has("minimum_age") and r.has("maximum_age"))
+        ]
         stored: dict[uuid.UUID, tuple[int | None, int | None]] = {}
         for batch in _batches(partial):
-            for hsds_id, low, high in Service.objects.filter(hsds_id__in=batch).values_list("hsds_id", "minimum_age", "maximum_age"):
+            for hsds_id, low, high in Service.objects.filter(hsds_id__in=batch).values_list(
+                "hsds_id", "minimum_age", "maximum_age"
+            ):
                 stored[hsds_id] = (low, high)
         for row in self.rows["service"]:
             old = stored.get(row.id, (None, None))
@@ -420,7 +464,8 @@ class _Importer:
                 self.problem(
                     row,
                     "maximum_age",
-                    _("the maximum age (%(high)d) is below the minimum age (%(low)d)") % {"high": high, "low": low},
+                    _("the maximum age (%(high)d) is below the minimum age (%(low)d)")
+                    % {"high": high, "low": low},
                 )
 
     def _check_addresses(self) -> None:
@@ -429,19 +474,28 @@ class _Importer:
             location = row.get("location_id")
             country = row.get("country")
             if country is not None and (len(country) != 2 or not country.isalpha()):
-                self.problem(row, "country", _("%(value)r is not a two-letter country code such as US") % {"value": country})
+                self.problem(
+                    row,
+                    "country",
+                    _("%(value)r is not a two-letter country code such as US") % {"value": country},
+                )
             if not isinstance(location, uuid.UUID) or row.skip:
                 continue
             if location in by_location:
                 first = by_location[location]
                 # Handoff keeps one address: the physical one when there are several.
-                if row.get("address_type") == "physical" and first.get("address_type") != "physical":
+                if (
+                    row.get("address_type") == "physical"
+                    and first.get("address_type") != "physical"
+                ):
                     by_location[location] = row
                     first, row = row, first
                 self.skip(
                     "address",
                     row,
-                    _("Handoff keeps one address per location; this one was skipped (the location also has %(other)s).")
+                    _(
+                        "Handoff keeps one address per location; this one was skipped (the location also has %(other)s)."
+                    )
                     % {"other": self.report_where(first)},
                 )
             else:
@@ -458,16 +512,16 @@ class _Importer:
             if isinstance(r.get("service_at_location_id"), uuid.UUID)
         } - set(self.sal_parts)
         for batch in _batches(linked):
-            for hsds_id, service, location in ServiceAtLocation.objects.filter(hsds_id__in=batch).values_list(
-                "hsds_id", "service__hsds_id", "location__hsds_id"
-            ):
+            for hsds_id, service, location in ServiceAtLocation.objects.filter(
+                hsds_id__in=batch
+            ).values_list("hsds_id", "service__hsds_id", "location__hsds_id"):
                 self.sal_parts[hsds_id] = (service, location)
         pairs: dict[tuple, str] = {}
         package = {r.id for r in rows}
         for batch in _batches({r.get("service_id") for r in rows}):
-            for hsds_id, service, location in ServiceAtLocation.objects.filter(service__hsds_id__in=batch).values_list(
-                "hsds_id", "service__hsds_id", "location__hsds_id"
-            ):
+            for hsds_id, service, location in ServiceAtLocation.objects.filter(
+                service__hsds_id__in=batch
+            ).values_list("hsds_id", "service__hsds_id", "location__hsds_id"):
                 if hsds_id not in package:
                     pairs[(service, location)] = _("the directory (id %(id)s)") % {"id": hsds_id}
         for row in rows:
@@ -476,7 +530,9 @@ class _Importer:
                 self.problem(
                     row,
                     "location_id",
-                    _("this service is already offered at this location in %(other)s; list each service at each location once")
+                    _(
+                        "this service is already offered at this location in %(other)s; list each service at each location once"
+                    )
                     % {"other": pairs[pair]},
                 )
             else:
@@ -486,41 +542,73 @@ class _Importer:
         """Phones and service areas must belong to something Handoff keeps."""
         for row in self.rows["phone"]:
             if not row.skip and not any(
-                row.get(c) for c in ("service_id", "location_id", "organization_id", "service_at_location_id")
+                row.get(c)
+                for c in ("service_id", "location_id", "organization_id", "service_at_location_id")
             ):
                 self.skip(
                     "phone",
                     row,
-                    _("the phone belongs to no service, location or organization (perhaps to a contact, which Handoff does not keep); it was skipped."),
+                    _(
+                        "the phone belongs to no service, location or organization (perhaps to a contact, which Handoff does not keep); it was skipped."
+                    ),
                 )
         for row in self.rows["service_area"]:
             if not row.skip and not (row.get("service_id") or row.get("service_at_location_id")):
-                self.problem(row, "service_id", _("a service area must belong to a service or a service at a location"))
+                self.problem(
+                    row,
+                    "service_id",
+                    _("a service area must belong to a service or a service at a location"),
+                )
 
     def _check_schedules(self) -> None:
         for row in self.rows["schedule"]:
             if row.skip:
                 continue
             if not any(row.get(c) for c in ("service_id", "location_id", "service_at_location_id")):
-                self.skip("schedule", row, _("the schedule belongs to no service or location; it was skipped."))
+                self.skip(
+                    "schedule",
+                    row,
+                    _("the schedule belongs to no service or location; it was skipped."),
+                )
                 continue
             byday, opens, closes = row.get("byday"), row.get("opens_at"), row.get("closes_at")
             if row.get("freq") == "MONTHLY" or (row.get("interval") or 1) != 1:
-                self.skip("schedule", row, _("Handoff keeps weekly opening hours only; this monthly or every-few-weeks schedule was skipped."))
+                self.skip(
+                    "schedule",
+                    row,
+                    _(
+                        "Handoff keeps weekly opening hours only; this monthly or every-few-weeks schedule was skipped."
+                    ),
+                )
                 continue
             if not byday and opens is None and closes is None:
-                self.skip("schedule", row, _("the schedule has no days and times (only a description); it was skipped."))
+                self.skip(
+                    "schedule",
+                    row,
+                    _("the schedule has no days and times (only a description); it was skipped."),
+                )
                 continue
             days = [d.strip().upper() for d in str(byday or "").split(",") if d.strip()]
             if not days:
-                self.problem(row, "byday", _("the days are missing: give them as MO,TU,WE,TH,FR,SA,SU"))
+                self.problem(
+                    row, "byday", _("the days are missing: give them as MO,TU,WE,TH,FR,SA,SU")
+                )
             for day in days:
                 if day not in schema.WEEKDAY_CODES:
-                    self.problem(row, "byday", _("%(day)r is not a day of the week: use MO, TU, WE, TH, FR, SA or SU") % {"day": day})
+                    self.problem(
+                        row,
+                        "byday",
+                        _("%(day)r is not a day of the week: use MO, TU, WE, TH, FR, SA or SU")
+                        % {"day": day},
+                    )
             for name, value in (("opens_at", opens), ("closes_at", closes)):
                 if value is None:
                     self.problem(row, name, _("is required when the schedule lists days"))
-            if row.get("valid_from") and row.get("valid_to") and row.get("valid_from") > row.get("valid_to"):
+            if (
+                row.get("valid_from")
+                and row.get("valid_to")
+                and row.get("valid_from") > row.get("valid_to")
+            ):
                 self.problem(row, "valid_to", _("is before valid_from"))
             zone = row.get("handoff_timezone")
             if zone:
@@ -528,7 +616,8 @@ class _Importer:
                     self.problem(
                         row,
                         "handoff_timezone",
-                        _("%(zone)r is not a time zone Handoff supports (%(zones)s)") % {"zone": zone, "zones": ", ".join(SUPPORTED_TIMEZONES)},
+                        _("%(zone)r is not a time zone Handoff supports (%(zones)s)")
+                        % {"zone": zone, "zones": ", ".join(SUPPORTED_TIMEZONES)},
                     )
                     continue
             else:
@@ -541,7 +630,8 @@ class _Importer:
                         self.problem(
                             row,
                             "timezone",
-                            _("no US time zone Handoff supports has the UTC offset %(offset)s") % {"offset": offset},
+                            _("no US time zone Handoff supports has the UTC offset %(offset)s")
+                            % {"offset": offset},
                         )
                         continue
             self.schedule_zone[id(row)] = zone or ""
@@ -553,10 +643,16 @@ class _Importer:
             if row.skip:
                 continue
             if row.get("phone_id") in skipped_phones:
-                self.skip("language", row, _("the language's phone was skipped, so the language was too."))
+                self.skip(
+                    "language", row, _("the language's phone was skipped, so the language was too.")
+                )
                 continue
             if not any(row.get(c) for c in ("service_id", "location_id", "phone_id")):
-                self.skip("language", row, _("the language belongs to no service, location or phone; it was skipped."))
+                self.skip(
+                    "language",
+                    row,
+                    _("the language belongs to no service, location or phone; it was skipped."),
+                )
                 continue
             if not row.get("name") and not row.get("code"):
                 self.problem(row, "code", _("a language needs a name or a code (such as es)"))
@@ -571,7 +667,9 @@ class _Importer:
                 self.skip(
                     "attribute",
                     row,
-                    _("Handoff keeps taxonomy terms on services only; this attribute of a %(entity)s was skipped.")
+                    _(
+                        "Handoff keeps taxonomy terms on services only; this attribute of a %(entity)s was skipped."
+                    )
                     % {"entity": entity or "?"},
                 )
                 continue
@@ -579,9 +677,9 @@ class _Importer:
         package = {r.id for r in rows}
         pairs: dict[tuple, str] = {}
         for batch in _batches({r.get("link_id") for r in rows}):
-            for hsds_id, service, term in ServiceTaxonomy.objects.filter(service__hsds_id__in=batch).values_list(
-                "hsds_id", "service__hsds_id", "taxonomy_term__hsds_id"
-            ):
+            for hsds_id, service, term in ServiceTaxonomy.objects.filter(
+                service__hsds_id__in=batch
+            ).values_list("hsds_id", "service__hsds_id", "taxonomy_term__hsds_id"):
                 if hsds_id not in package:
                     pairs[(service, term)] = _("the directory")
         for row in rows:
@@ -590,7 +688,10 @@ class _Importer:
                 self.skip(
                     "attribute",
                     row,
-                    _("the service already has this taxonomy term (in %(other)s); the repeat was skipped.") % {"other": pairs[pair]},
+                    _(
+                        "the service already has this taxonomy term (in %(other)s); the repeat was skipped."
+                    )
+                    % {"other": pairs[pair]},
                 )
             else:
                 pairs[pair] = self.report_where(row)
@@ -605,7 +706,9 @@ class _Importer:
         self._write_services()
         self._write_simple("service_at_location", ["service_id", "location_id"])
         self._write_phones()
-        self._write_simple("language", ["service_id", "location_id", "phone_id"], extra=self._language_extra)
+        self._write_simple(
+            "language", ["service_id", "location_id", "phone_id"], extra=self._language_extra
+        )
         self._write_schedules()
         self._write_service_children()
         self._write_attributes()
@@ -620,11 +723,18 @@ class _Importer:
     def _attrs(self, table: Table, row: Row, model: type[models.Model]) -> dict[str, object]:
         attrs: dict[str, object] = {}
         for column in table.columns:
-            if column.attr and column.attr != "hsds_id" and row.has(column.name) and column.name != "id":
+            if (
+                column.attr
+                and column.attr != "hsds_id"
+                and row.has(column.name)
+                and column.name != "id"
+            ):
                 attrs[column.attr] = _storable(model, column.attr, row.get(column.name))
         return attrs
 
-    def _upsert(self, table_name: str, items: list[tuple[uuid.UUID, dict[str, object]]]) -> list[models.Model]:
+    def _upsert(
+        self, table_name: str, items: list[tuple[uuid.UUID, dict[str, object]]]
+    ) -> list[models.Model]:
         """Insert new rows and update existing ones (by hsds_id) in bulk; returns the objects.
 
         One INSERT … ON CONFLICT (hsds_id) DO UPDATE per batch: bulk_update's CASE per row and
@@ -658,6 +768,8 @@ class _Importer:
             names.add("days_mask")
         if any(f.name == "updated_at" for f in model._meta.concrete_fields):
             names.add("updated_at")
+        if not names:  # nothing to update: only the new rows are written
+            objs = [o for o in objs if o._state.adding]
         for obj in objs:
             # Inserted without the key: an existing row is found by hsds_id and updated.
             obj.pk = None
@@ -777,9 +889,13 @@ class _Importer:
             return
         service, place = self.sal_parts[sal]
         if not row.get("service_id"):
-            attrs["service_id"] = self.pk["service"].get(service) or _pk_map(Service, [service])[service]
+            attrs["service_id"] = (
+                self.pk["service"].get(service) or _pk_map(Service, [service])[service]
+            )
         if location and not row.get("location_id"):
-            attrs["location_id"] = self.pk["location"].get(place) or _pk_map(Location, [place])[place]
+            attrs["location_id"] = (
+                self.pk["location"].get(place) or _pk_map(Location, [place])[place]
+            )
 
     def _write_phones(self) -> None:
         self._write_simple(
@@ -804,15 +920,21 @@ class _Importer:
             elif row.id not in self.db_ids_schedule:
                 attrs["timezone"] = default_timezone()
             if row.has("service_at_location_id"):
-                attrs["service_at_location_id"] = self._fk("service_at_location", row.get("service_at_location_id"))
+                attrs["service_at_location_id"] = self._fk(
+                    "service_at_location", row.get("service_at_location_id")
+                )
             self._via_sal(row, attrs, location=False)
 
-        self.db_ids_schedule = set(_pk_map(Schedule, (r.id for r in self.rows["schedule"] if not r.skip)))
+        self.db_ids_schedule = set(
+            _pk_map(Schedule, (r.id for r in self.rows["schedule"] if not r.skip))
+        )
         self._write_simple("schedule", ["service_id", "location_id"], extra=extra)
 
     def _write_service_children(self) -> None:
         self._write_simple(
-            "service_area", ["service_id"], extra=lambda row, attrs: self._via_sal(row, attrs, location=False)
+            "service_area",
+            ["service_id"],
+            extra=lambda row, attrs: self._via_sal(row, attrs, location=False),
         )
         self._write_simple("cost_option", ["service_id"])
         self._write_simple("required_document", ["service_id"])
@@ -836,12 +958,26 @@ class _Importer:
     def _refresh_search(self) -> None:
         """Search words and needs derive from services, their organization and their terms."""
         pks: set[int] = set(self.pk.get("service", {}).values())
-        organizations = [self.pk["organization"][i] for i in self.package_ids["organization"] if i in self.pk["organization"]]
-        terms = [self.pk["taxonomy_term"][i] for i in self.package_ids["taxonomy_term"] if i in self.pk["taxonomy_term"]]
+        organizations = [
+            self.pk["organization"][i]
+            for i in self.package_ids["organization"]
+            if i in self.pk["organization"]
+        ]
+        terms = [
+            self.pk["taxonomy_term"][i]
+            for i in self.package_ids["taxonomy_term"]
+            if i in self.pk["taxonomy_term"]
+        ]
         for batch in _batches(organizations):
-            pks.update(Service.objects.filter(organization_id__in=batch).values_list("pk", flat=True))
+            pks.update(
+                Service.objects.filter(organization_id__in=batch).values_list("pk", flat=True)
+            )
         for batch in _batches(terms):
-            pks.update(ServiceTaxonomy.objects.filter(taxonomy_term_id__in=batch).values_list("service_id", flat=True))
+            pks.update(
+                ServiceTaxonomy.objects.filter(taxonomy_term_id__in=batch).values_list(
+                    "service_id", flat=True
+                )
+            )
         # refresh_search_documents batches its own work; these batches only bound the IN list.
         for batch in _batches(sorted(pks), 10_000):
             refresh_search_documents(Service.objects.filter(pk__in=batch))

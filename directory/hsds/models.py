@@ -107,7 +107,9 @@ class ImportJob(models.Model):
                         "file": self.file_name,
                         "row": None,
                         "field": None,
-                        "message": gettext("the import stopped on an unexpected error; nothing was changed"),
+                        "message": gettext(
+                            "the import stopped on an unexpected error; nothing was changed"
+                        ),
                     }
                 ],
             )

@@ -19,7 +19,9 @@ PHASES = {
 class TerminalBar:
     """Callable as a Progress: bar(phase, done, total)."""
 
-    def __init__(self, stream: TextIO | None = None, *, width: int = 30, enabled: bool | None = None):
+    def __init__(
+        self, stream: TextIO | None = None, *, width: int = 30, enabled: bool | None = None
+    ):
         self.stream = stream or sys.stderr
         self.width = width
         self.enabled = self.stream.isatty() if enabled is None else enabled

@@ -66,7 +66,9 @@ class Report:
     more_problems: int = 0
     warnings: list[str] = field(default_factory=list)
 
-    def problem(self, file: str, row: int | str | None, field_name: str | None, message: str) -> None:
+    def problem(
+        self, file: str, row: int | str | None, field_name: str | None, message: str
+    ) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(file, row, field_name, message))
         else:
@@ -225,14 +227,18 @@ class _ZipFiles:
 def _read_files(label: str, files, report: Report, progress: Progress | None) -> Package:
     names = files.names()
     # The package's folder is where datapackage.json sits (zips often wrap it in a folder).
-    descriptors = sorted((n for n in names if posixpath.basename(n) == DATAPACKAGE), key=lambda n: n.count("/"))
+    descriptors = sorted(
+        (n for n in names if posixpath.basename(n) == DATAPACKAGE), key=lambda n: n.count("/")
+    )
     base = posixpath.dirname(descriptors[0]) if descriptors else _common_folder(names)
     wanted: dict[str, Table] = {}  # file name inside the source -> table
     if descriptors:
         wanted = _tables_from_descriptor(descriptors[0], files, base, report)
     else:
         report.warn(
-            _("%(source)s has no datapackage.json; files were matched by their HSDS names (services.csv, …).")
+            _(
+                "%(source)s has no datapackage.json; files were matched by their HSDS names (services.csv, …)."
+            )
             % {"source": label}
         )
     if not descriptors or wanted is None:
@@ -252,16 +258,27 @@ def _read_files(label: str, files, report: Report, progress: Progress | None) ->
                 % {"file": rel, "object": stored_elsewhere[rel]}
             )
         elif rel in schema.BY_PATH:
-            report.warn(_("%(file)s is not listed in datapackage.json; it was skipped.") % {"file": rel})
+            report.warn(
+                _("%(file)s is not listed in datapackage.json; it was skipped.") % {"file": rel}
+            )
         else:
-            report.warn(_("%(file)s is not an HSDS table Handoff reads; it was skipped.") % {"file": rel})
+            report.warn(
+                _("%(file)s is not an HSDS table Handoff reads; it was skipped.") % {"file": rel}
+            )
     sheets: dict[str, Sheet] = {}
-    for done, (name, table) in enumerate(sorted(wanted.items(), key=lambda kv: schema.TABLES.index(kv[1])), 1):
+    for done, (name, table) in enumerate(
+        sorted(wanted.items(), key=lambda kv: schema.TABLES.index(kv[1])), 1
+    ):
         data = files.read(name)
         if data is not None:
             display = _relative(name, base) or name
             if table.name in sheets:
-                report.problem(display, None, None, _("a second file for the %(table)s table") % {"table": table.name})
+                report.problem(
+                    display,
+                    None,
+                    None,
+                    _("a second file for the %(table)s table") % {"table": table.name},
+                )
             else:
                 sheets[table.name] = _read_csv(display, data, table, report)
         if progress:
@@ -281,7 +298,9 @@ def _relative(name: str, base: str) -> str | None:
     return name[len(prefix) :] if name.startswith(prefix) else None
 
 
-def _tables_from_descriptor(descriptor: str, files, base: str, report: Report) -> dict[str, Table] | None:
+def _tables_from_descriptor(
+    descriptor: str, files, base: str, report: Report
+) -> dict[str, Table] | None:
     """File name -> table, from the resources of datapackage.json (None: fall back to names)."""
     data = files.read(descriptor)
     if data is None:
@@ -312,11 +331,18 @@ def _tables_from_descriptor(descriptor: str, files, base: str, report: Report) -
         path = resource.get("path")
         name = resource.get("name")
         if not isinstance(path, str) or not path:
-            report.problem(DATAPACKAGE, label, "path", _("is missing: each resource names its CSV file"))
+            report.problem(
+                DATAPACKAGE, label, "path", _("is missing: each resource names its CSV file")
+            )
             continue
         normalized = posixpath.normpath(path)
         if normalized.startswith(("../", "/")) or normalized == "..":
-            report.problem(DATAPACKAGE, label, "path", _("points outside the package: %(path)s") % {"path": path})
+            report.problem(
+                DATAPACKAGE,
+                label,
+                "path",
+                _("points outside the package: %(path)s") % {"path": path},
+            )
             continue
         table = schema.BY_NAME.get(name) or schema.BY_PATH.get(posixpath.basename(normalized))
         if table is None:
@@ -326,11 +352,19 @@ def _tables_from_descriptor(descriptor: str, files, base: str, report: Report) -
                     % {"file": path, "object": name}
                 )
             else:
-                report.warn(_("The resource %(name)s is not an HSDS table Handoff reads; it was skipped.") % {"name": name or path})
+                report.warn(
+                    _("The resource %(name)s is not an HSDS table Handoff reads; it was skipped.")
+                    % {"name": name or path}
+                )
             continue
         full = posixpath.join(base, normalized) if base else normalized
         if full not in set(files.names()):
-            report.problem(DATAPACKAGE, label, "path", _("names %(path)s, which is not in the package") % {"path": path})
+            report.problem(
+                DATAPACKAGE,
+                label,
+                "path",
+                _("names %(path)s, which is not in the package") % {"path": path},
+            )
             continue
         found[full] = table
     return found
@@ -352,7 +386,9 @@ def _read_csv(file: str, data: bytes, table: Table, report: Report) -> Sheet:
     try:
         header = next(reader, None)
     except csv.Error as error:
-        report.problem(file, 1, None, _("the header row cannot be read as CSV: %(error)s") % {"error": error})
+        report.problem(
+            file, 1, None, _("the header row cannot be read as CSV: %(error)s") % {"error": error}
+        )
         return sheet
     if header is None:
         report.warn(_("%(file)s is empty.") % {"file": file})
@@ -369,7 +405,9 @@ def _read_csv(file: str, data: bytes, table: Table, report: Report) -> Sheet:
     sheet.columns = set(names)
     for column in table.required:
         if column.name not in sheet.columns:
-            report.problem(file, 1, column.name, _("the column is missing from the header row; it is required"))
+            report.problem(
+                file, 1, column.name, _("the column is missing from the header row; it is required")
+            )
     ignored = sorted(
         n for n in names if n and (n not in table.by_name or not table.by_name[n].stored)
     )
@@ -401,10 +439,14 @@ def _read_csv(file: str, data: bytes, table: Table, report: Report) -> Sheet:
                 values[name] = cell
             sheet.records.append(Record(row_number, values))
     except csv.Error as error:
-        report.problem(file, row_number + 1, None, _("cannot be read as CSV: %(error)s") % {"error": error})
+        report.problem(
+            file, row_number + 1, None, _("cannot be read as CSV: %(error)s") % {"error": error}
+        )
     if ignored_with_data:
         report.warn(
-            _("%(file)s: Handoff does not keep the column(s) %(columns)s; their values were ignored.")
+            _(
+                "%(file)s: Handoff does not keep the column(s) %(columns)s; their values were ignored."
+            )
             % {"file": file, "columns": ", ".join(sorted(ignored_with_data))}
         )
     return sheet
@@ -470,7 +512,15 @@ NESTING: dict[str, dict[str, tuple[str, str, str]]] = {
     "attribute": {"taxonomy_term": ("taxonomy_term", "taxonomy_term_id", "up")},
     "taxonomy_term": {"taxonomy_detail": ("taxonomy", "taxonomy_id", "up")},
 }
-_NOT_STORED_KEYS = {"contacts", "funding", "program", "programs", "metadata", "capacities", "service_capacities"}
+_NOT_STORED_KEYS = {
+    "contacts",
+    "funding",
+    "program",
+    "programs",
+    "metadata",
+    "capacities",
+    "service_capacities",
+}
 
 
 def _read_json(name: str, data: bytes, report: Report) -> Package:
@@ -482,7 +532,9 @@ def _read_json(name: str, data: bytes, report: Report) -> Package:
             name,
             _("line %(line)d") % {"line": line},
             None,
-            _("is not UTF-8 text (it contains the byte 0x%(byte)02X). Save the file as UTF-8 and import again.")
+            _(
+                "is not UTF-8 text (it contains the byte 0x%(byte)02X). Save the file as UTF-8 and import again."
+            )
             % {"byte": data[error.start]},
         )
         return Package(name, {}, report, is_json=True)
@@ -491,7 +543,8 @@ def _read_json(name: str, data: bytes, report: Report) -> Package:
             name,
             _("line %(line)d") % {"line": error.lineno},
             None,
-            _("is not valid JSON: %(error)s (column %(column)d)") % {"error": error.msg, "column": error.colno},
+            _("is not valid JSON: %(error)s (column %(column)d)")
+            % {"error": error.msg, "column": error.colno},
         )
         return Package(name, {}, report, is_json=True)
     # A list of services; an HSDS API page ({"contents": [...]}); or one service.
@@ -520,7 +573,15 @@ class _Flattener:
         self.sheets: dict[str, Sheet] = {}
         self.seen: dict[tuple[str, str], tuple[str, dict]] = {}
 
-    def add(self, table_name: str, obj: object, label: str, *, top_level: bool = False, inherited: dict | None = None) -> object:
+    def add(
+        self,
+        table_name: str,
+        obj: object,
+        label: str,
+        *,
+        top_level: bool = False,
+        inherited: dict | None = None,
+    ) -> object:
         """Add obj (and what it nests) as rows; return its id (or None)."""
         table = schema.BY_NAME[table_name]
         if not isinstance(obj, dict):
@@ -538,12 +599,16 @@ class _Flattener:
                     values[key] = value
                 elif not _blank_json(value):
                     self.report.warn(
-                        _("%(file)s: Handoff does not keep %(object)s.%(field)s; those values were ignored.")
+                        _(
+                            "%(file)s: Handoff does not keep %(object)s.%(field)s; those values were ignored."
+                        )
                         % {"file": self.file, "object": table_name, "field": key}
                     )
             elif key in _NOT_STORED_KEYS and not _blank_json(value):
                 self.report.warn(
-                    _("%(file)s: Handoff does not keep %(object)s.%(field)s; those values were ignored.")
+                    _(
+                        "%(file)s: Handoff does not keep %(object)s.%(field)s; those values were ignored."
+                    )
                     % {"file": self.file, "object": table_name, "field": key}
                 )
         for key, value in (inherited or {}).items():
@@ -583,13 +648,17 @@ class _Flattener:
             if key in self.seen:
                 first_label, first_values = self.seen[key]
                 if top_level or any(
-                    first_values.get(k) != v for k, v in values.items() if k in first_values and not _blank_json(v)
+                    first_values.get(k) != v
+                    for k, v in values.items()
+                    if k in first_values and not _blank_json(v)
                 ):
                     self.report.problem(
                         self.file,
                         label,
                         "id",
-                        _("the id %(id)s is used again for a different %(object)s (first at %(first)s); ids must be unique")
+                        _(
+                            "the id %(id)s is used again for a different %(object)s (first at %(first)s); ids must be unique"
+                        )
                         % {"id": own_id, "object": table.name, "first": first_label},
                     )
                 return False  # the same object repeated (an organization nested in each service)

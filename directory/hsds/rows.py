@@ -39,7 +39,11 @@ def taxonomy_row(vocabulary: str) -> dict:
     row = {"id": schema.taxonomy_id(vocabulary), "name": vocabulary}
     if vocabulary == VOCABULARY:
         document = taxonomy_document()
-        row.update(description=document.get("description"), uri=document.get("uri"), version=document.get("version"))
+        row.update(
+            description=document.get("description"),
+            uri=document.get("uri"),
+            version=document.get("version"),
+        )
     return row
 
 

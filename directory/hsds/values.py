@@ -64,7 +64,9 @@ def parse(column: Column, raw: object) -> object:
             try:
                 _email(value)
             except ValidationError:
-                raise BadValue(_("%(value)s is not an email address") % {"value": _show(value)}) from None
+                raise BadValue(
+                    _("%(value)s is not an email address") % {"value": _show(value)}
+                ) from None
         elif kind == schema.URL:
             try:
                 _url(value)
@@ -124,7 +126,9 @@ def _uuid(raw: object) -> uuid.UUID:
         return uuid.UUID(str(raw).strip())
     except ValueError:
         raise BadValue(
-            _("%(value)s is not a valid id: HSDS ids are UUIDs such as 2f1c9a3e-8d4b-4c1a-9e2f-5b6a7c8d9e0f")
+            _(
+                "%(value)s is not a valid id: HSDS ids are UUIDs such as 2f1c9a3e-8d4b-4c1a-9e2f-5b6a7c8d9e0f"
+            )
             % {"value": _show(raw)}
         ) from None
 
@@ -172,7 +176,9 @@ def _decimal(raw: object) -> Decimal:
 def _date(raw: object) -> datetime.date:
     text = str(raw).strip()
     try:
-        return datetime.date.fromisoformat(text[:10] if len(text) > 10 and text[10] == "T" else text)
+        return datetime.date.fromisoformat(
+            text[:10] if len(text) > 10 and text[10] == "T" else text
+        )
     except ValueError:
         raise BadValue(
             _("%(value)s is not a date in the form YYYY-MM-DD") % {"value": _show(raw)}

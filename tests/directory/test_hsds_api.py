@@ -30,7 +30,9 @@ def pantry(food_bank):
         at=(42.3399, -71.0752),
         languages=("en", "es"),
     )
-    ScheduleFactory(service=service, byday="TU,TH", opens_at=datetime.time(10), closes_at=datetime.time(18))
+    ScheduleFactory(
+        service=service, byday="TU,TH", opens_at=datetime.time(10), closes_at=datetime.time(18)
+    )
     Phone.objects.create(service=service, number="617-555-0142", type="voice")
     return service
 
@@ -38,7 +40,12 @@ def pantry(food_bank):
 @pytest.fixture
 def five_services(food_bank):
     return [
-        directory_service(name=f"Service {i}", organization=food_bank, terms=("food.food-pantry",), at=(42.3, -71.1))
+        directory_service(
+            name=f"Service {i}",
+            organization=food_bank,
+            terms=("food.food-pantry",),
+            at=(42.3, -71.1),
+        )
         for i in range(5)
     ]
 
@@ -96,20 +103,37 @@ def test_services_are_paged_in_the_hsds_shape(client, five_services):
         "empty": False,
     }
     assert [s["name"] for s in first["contents"]] == ["Service 0", "Service 1"]
-    assert (last["size"], last["first_page"], last["last_page"], last["empty"]) == (1, False, True, False)
+    assert (last["size"], last["first_page"], last["last_page"], last["empty"]) == (
+        1,
+        False,
+        True,
+        False,
+    )
     assert [s["name"] for s in last["contents"]] == ["Service 4"]
 
 
 def test_a_page_past_the_end_is_empty(client, five_services):
     data = api(client, "services", page=9).json()
 
-    assert (data["total_items"], data["page_number"], data["size"], data["empty"], data["contents"]) == (5, 9, 0, True, [])
+    assert (
+        data["total_items"],
+        data["page_number"],
+        data["size"],
+        data["empty"],
+        data["contents"],
+    ) == (5, 9, 0, True, [])
 
 
 def test_no_services_is_an_empty_first_page(client, db):
     data = api(client, "services").json()
 
-    assert (data["total_items"], data["total_pages"], data["empty"], data["first_page"], data["last_page"]) == (0, 0, True, True, True)
+    assert (
+        data["total_items"],
+        data["total_pages"],
+        data["empty"],
+        data["first_page"],
+        data["last_page"],
+    ) == (0, 0, True, True, True)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +145,10 @@ def test_no_services_is_an_empty_first_page(client, db):
         ({"per_page": "501"}, "per_page must be a whole number from 1 to 500"),
         ({"full": "maybe"}, "full must be true or false"),
         ({"taxonomy_term_id": "food"}, "taxonomy_term_id must be an HSDS id (a UUID)"),
-        ({"modified_after": "yesterday"}, "modified_after must be a date or date-time such as 2026-01-31T12:00:00Z"),
+        (
+            {"modified_after": "yesterday"},
+            "modified_after must be a date or date-time such as 2026-01-31T12:00:00Z",
+        ),
         ({"postcode": "02118"}, "searching by postcode is not supported by this API"),
         ({"format": "ndjson"}, "format must be json; ndjson is not supported by this API"),
     ],
@@ -151,7 +178,9 @@ def test_a_service_is_fully_nested(client, pantry):
     assert data["organization_id"] == str(pantry.organization.hsds_id)
     assert [p["number"] for p in data["phones"]] == ["617-555-0142"]
     assert sorted(lang["code"] for lang in data["languages"]) == ["en", "es"]
-    assert data["schedules"][0]["byday"] == "TU,TH" and data["schedules"][0]["opens_at"] == "10:00:00"
+    assert (
+        data["schedules"][0]["byday"] == "TU,TH" and data["schedules"][0]["opens_at"] == "10:00:00"
+    )
     location = data["service_at_locations"][0]["location"]
     assert (location["latitude"], location["addresses"][0]["city"]) == (42.3399, "Boston")
     term = data["attributes"][0]["taxonomy_term"]
@@ -181,13 +210,17 @@ def test_services_filter_by_search_term_and_organization(client, pantry, five_se
         return {s["id"] for s in api(client, "services", **params).json()["contents"]}
 
     assert ids(search="weekly pantry") == {str(pantry.hsds_id)}
-    assert ids(taxonomy_term_id=pantry_term.hsds_id) == {str(s.hsds_id) for s in [pantry, *five_services]}
+    assert ids(taxonomy_term_id=pantry_term.hsds_id) == {
+        str(s.hsds_id) for s in [pantry, *five_services]
+    }
     assert ids(organization_id=other_org.hsds_id) == {str(elsewhere.hsds_id)}
     assert ids(organization_id=other_org.hsds_id, search="pantry") == set()
 
 
 def test_services_modified_after(client, pantry, five_services):
-    Service.objects.exclude(pk=pantry.pk).update(updated_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    Service.objects.exclude(pk=pantry.pk).update(
+        updated_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    )
 
     data = api(client, "services", modified_after="2021-01-01").json()
 
@@ -199,11 +232,17 @@ def test_minimal_services_carry_only_id_and_modification_date(client, pantry):
     assert set(item) == {"id", "modified_date"}
 
 
-def test_service_lists_take_a_bounded_number_of_queries(client, food_bank, django_assert_max_num_queries):
+def test_service_lists_take_a_bounded_number_of_queries(
+    client, food_bank, django_assert_max_num_queries
+):
     def make(n):
         for i in range(n):
             service = directory_service(
-                name=f"S{i}", organization=food_bank, terms=("food.food-pantry",), at=(42.3, -71.1), languages=("en",)
+                name=f"S{i}",
+                organization=food_bank,
+                terms=("food.food-pantry",),
+                at=(42.3, -71.1),
+                languages=("en",),
             )
             ScheduleFactory(service=service)
             Phone.objects.create(service=service, number="617-555-0100")
@@ -221,10 +260,14 @@ def test_service_lists_take_a_bounded_number_of_queries(client, food_bank, djang
     with django_assert_max_num_queries(5):
         api(client, "organizations", full="true")
     assert (few["size"], many["size"]) == (3, 30)
-    assert all(s["schedules"] and s["phones"] and s["service_at_locations"] for s in many["contents"])
+    assert all(
+        s["schedules"] and s["phones"] and s["service_at_locations"] for s in many["contents"]
+    )
 
 
-def test_a_single_service_takes_a_bounded_number_of_queries(client, pantry, django_assert_max_num_queries):
+def test_a_single_service_takes_a_bounded_number_of_queries(
+    client, pantry, django_assert_max_num_queries
+):
     for i in range(10):
         Phone.objects.create(service=pantry, number=f"617-555-01{i:02d}")
         ScheduleFactory(service=pantry)

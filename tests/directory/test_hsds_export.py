@@ -53,7 +53,14 @@ DUMPED_MODELS = [
 ]
 # Bookkeeping of this database, not directory data: row keys, timestamps, derived search text,
 # and who last changed a capacity (a user of this portal).
-NOT_DUMPED = {"id", "created_at", "updated_at", "search_document", "capacity_updated_at", "capacity_updated_by"}
+NOT_DUMPED = {
+    "id",
+    "created_at",
+    "updated_at",
+    "search_document",
+    "capacity_updated_at",
+    "capacity_updated_by",
+}
 
 
 def canonical_dump() -> dict[str, list[tuple]]:
@@ -64,10 +71,14 @@ def canonical_dump() -> dict[str, list[tuple]]:
         for field in model._meta.concrete_fields:
             if field.name in NOT_DUMPED:
                 continue
-            names.append(f"{field.name}__hsds_id" if isinstance(field, models.ForeignKey) else field.name)
+            names.append(
+                f"{field.name}__hsds_id" if isinstance(field, models.ForeignKey) else field.name
+            )
         rows = []
         for values in model.objects.values(*names):
-            if model is Location and not any(values[f] for f in ("address_1", "city", "postal_code", "state_province")):
+            if model is Location and not any(
+                values[f] for f in ("address_1", "city", "postal_code", "state_province")
+            ):
                 values["address_hsds_id"] = None  # no address: its id is never used
             rows.append(tuple(sorted((k, repr(v)) for k, v in values.items())))
         dump[model.__name__] = sorted(rows)
@@ -98,9 +109,18 @@ def rich_directory():
         kind=Organization.Kind.BOTH,
     )
     parent = TaxonomyTerm.objects.create(
-        code="X-1", name="Custom root", vocabulary="custom", term_uri="https://terms.example.org/x-1"
+        code="X-1",
+        name="Custom root",
+        vocabulary="custom",
+        term_uri="https://terms.example.org/x-1",
     )
-    child = TaxonomyTerm.objects.create(code="X-1.1", name="Custom child", description="A child.", vocabulary="custom", parent=parent)
+    child = TaxonomyTerm.objects.create(
+        code="X-1.1",
+        name="Custom child",
+        description="A child.",
+        vocabulary="custom",
+        parent=parent,
+    )
     service = Service.objects.create(
         organization=org,
         name="Legal clinic",
@@ -139,21 +159,51 @@ def rich_directory():
         postal_code="02118",
     )
     online = Location.objects.create(location_type=Location.Type.VIRTUAL, name="Online")
-    at_office = ServiceAtLocation.objects.create(service=service, location=office, description="Walk-ins on Tuesdays")
+    at_office = ServiceAtLocation.objects.create(
+        service=service, location=office, description="Walk-ins on Tuesdays"
+    )
     ServiceAtLocation.objects.create(service=service, location=online)
     Schedule.objects.create(
-        service_at_location=at_office, byday="TU", opens_at=datetime.time(9, 30), closes_at=datetime.time(12),
-        timezone="America/Chicago", valid_from=datetime.date(2026, 1, 1), valid_to=datetime.date(2026, 12, 31),
+        service_at_location=at_office,
+        byday="TU",
+        opens_at=datetime.time(9, 30),
+        closes_at=datetime.time(12),
+        timezone="America/Chicago",
+        valid_from=datetime.date(2026, 1, 1),
+        valid_to=datetime.date(2026, 12, 31),
         description="Tuesday mornings",
     )
-    Schedule.objects.create(location=office, byday="MO,TU,WE,TH,FR", opens_at=datetime.time(8), closes_at=datetime.time(18))
-    phone = Phone.objects.create(location=office, number="617-555-0100", extension="12", type="voice", description="Front desk")
+    Schedule.objects.create(
+        location=office,
+        byday="MO,TU,WE,TH,FR",
+        opens_at=datetime.time(8),
+        closes_at=datetime.time(18),
+    )
+    phone = Phone.objects.create(
+        location=office,
+        number="617-555-0100",
+        extension="12",
+        type="voice",
+        description="Front desk",
+    )
     Phone.objects.create(organization=org, number="617-555-0199", type="fax")
     Language.objects.create(location=office, name="Spanish", code="es")
     Language.objects.create(phone=phone, name="Portuguese", code="pt")
-    ServiceArea.objects.create(service=service, name="Suffolk County", extent='{"type": "Polygon", "coordinates": []}', extent_type="geojson")
-    CostOption.objects.create(service=service, option="Sliding scale", amount=Decimal("12.50"), amount_description="per visit")
-    RequiredDocument.objects.create(service=service, document="Photo ID", uri="https://unidos.example.org/id")
+    ServiceArea.objects.create(
+        service=service,
+        name="Suffolk County",
+        extent='{"type": "Polygon", "coordinates": []}',
+        extent_type="geojson",
+    )
+    CostOption.objects.create(
+        service=service,
+        option="Sliding scale",
+        amount=Decimal("12.50"),
+        amount_description="per visit",
+    )
+    RequiredDocument.objects.create(
+        service=service, document="Photo ID", uri="https://unidos.example.org/id"
+    )
     service.refresh_search_document()
     return org
 
@@ -178,7 +228,9 @@ def test_export_writes_every_hsds_table_and_a_datapackage(tmp_path, rich_directo
 
 
 def test_export_to_a_zip_is_the_same_package(tmp_path, rich_directory):
-    call_command("export_hsds", str(tmp_path / "directory.zip"), "--no-progress", stdout=io.StringIO())
+    call_command(
+        "export_hsds", str(tmp_path / "directory.zip"), "--no-progress", stdout=io.StringIO()
+    )
 
     with zipfile.ZipFile(tmp_path / "directory.zip") as archive:
         names = set(archive.namelist())
@@ -186,7 +238,9 @@ def test_export_to_a_zip_is_the_same_package(tmp_path, rich_directory):
 
 
 @pytest.mark.parametrize("target", ["directory.zip", "folder"])
-def test_import_of_the_export_into_an_empty_directory_reproduces_it(tmp_path, rich_directory, target):
+def test_import_of_the_export_into_an_empty_directory_reproduces_it(
+    tmp_path, rich_directory, target
+):
     before = canonical_dump()
     assert all(before[model.__name__] for model in DUMPED_MODELS)  # something of everything
     export_directory(tmp_path / target)

@@ -59,7 +59,7 @@ def valid_files() -> dict[str, str]:
         "addresses.csv": f"id,location_id,address_1,city,state_province,postal_code,country,address_type\r\n{ADDRESS},{LOCATION},12 Dudley St,Boston,MA,02119,US,physical\r\n",
         "service_at_locations.csv": f"id,service_id,location_id,description\r\n{SAL},{SERVICE},{LOCATION},\r\n",
         "phones.csv": f"id,service_id,number,type\r\n{PHONE},{SERVICE},617-555-0142,voice\r\n",
-        "schedules.csv": f"id,service_id,freq,byday,opens_at,closes_at,timezone\r\n{SCHEDULE},{SERVICE},WEEKLY,\"TU,TH\",10:00,18:00,-5\r\n",
+        "schedules.csv": f'id,service_id,freq,byday,opens_at,closes_at,timezone\r\n{SCHEDULE},{SERVICE},WEEKLY,"TU,TH",10:00,18:00,-5\r\n',
         "languages.csv": f"id,service_id,name,code\r\n{LANGUAGE},{SERVICE},Spanish,es\r\n",
         "attributes.csv": f"id,link_id,link_entity,taxonomy_term_id\r\n{ATTRIBUTE},{SERVICE},service,{pantry_term_id()}\r\n",
     }
@@ -82,14 +82,19 @@ def zip_package(files: dict[str, str | bytes]) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
-        archive.writestr("datapackage.json", json.dumps({"resources": [{"name": n.removesuffix(".csv"), "path": n} for n in files]}))
+        archive.writestr(
+            "datapackage.json",
+            json.dumps({"resources": [{"name": n.removesuffix(".csv"), "path": n} for n in files]}),
+        )
     return out.getvalue()
 
 
 @pytest.fixture
 def existing():
     """Something already in the directory that a failed import must leave alone."""
-    return ServiceFactory(name="Existing service", organization=OrganizationFactory(name="Existing org"))
+    return ServiceFactory(
+        name="Existing service", organization=OrganizationFactory(name="Existing org")
+    )
 
 
 def assert_fails_changing_nothing(source, expected: str) -> ImportFailed:
@@ -112,11 +117,20 @@ def test_a_valid_package_imports_every_table(tmp_path):
     assert service.organization.name == "Eastside Food Bank"
     assert service.status == "active"
     location = Location.objects.get(hsds_id=LOCATION)
-    assert (location.address_1, location.postal_code, str(location.address_hsds_id)) == ("12 Dudley St", "02119", ADDRESS)
+    assert (location.address_1, location.postal_code, str(location.address_hsds_id)) == (
+        "12 Dudley St",
+        "02119",
+        ADDRESS,
+    )
     assert ServiceAtLocation.objects.get(hsds_id=SAL).location == location
     assert Phone.objects.get(hsds_id=PHONE).service == service
     hours = Schedule.objects.get(hsds_id=SCHEDULE)
-    assert (hours.byday, hours.timezone, hours.runs_on(1), hours.runs_on(0)) == ("TU,TH", "America/New_York", True, False)
+    assert (hours.byday, hours.timezone, hours.runs_on(1), hours.runs_on(0)) == (
+        "TU,TH",
+        "America/New_York",
+        True,
+        False,
+    )
     assert Language.objects.get(hsds_id=LANGUAGE).code == "es"
     assert ServiceTaxonomy.objects.get(hsds_id=ATTRIBUTE).service == service
     # Search data is derived at once: the pantry meets the food need and is found by its words.
@@ -146,10 +160,21 @@ def test_a_column_left_out_leaves_the_field_as_it_was(tmp_path):
     import_path(write_package(tmp_path / "first", valid_files()))
     Service.objects.filter(hsds_id=SERVICE).update(capacity=Service.Capacity.WAITLIST)
 
-    import_path(write_package(tmp_path / "second", {"services.csv": f"id,organization_id,name,status\r\n{SERVICE},{ORG},Renamed,active\r\n"}))
+    import_path(
+        write_package(
+            tmp_path / "second",
+            {
+                "services.csv": f"id,organization_id,name,status\r\n{SERVICE},{ORG},Renamed,active\r\n"
+            },
+        )
+    )
 
     service = Service.objects.get(hsds_id=SERVICE)
-    assert (service.name, service.description, service.capacity) == ("Renamed", "Groceries every week", "waitlist")
+    assert (service.name, service.description, service.capacity) == (
+        "Renamed",
+        "Groceries every week",
+        "waitlist",
+    )
 
 
 def test_rows_may_point_at_what_is_already_in_the_directory(tmp_path, existing):
@@ -162,13 +187,25 @@ def test_rows_may_point_at_what_is_already_in_the_directory(tmp_path, existing):
 
 def test_check_only_changes_nothing(tmp_path):
     before = canonical_dump()
-    call_command("import_hsds", str(write_package(tmp_path / "pkg", valid_files())), "--check", "--no-progress", stdout=io.StringIO())
+    call_command(
+        "import_hsds",
+        str(write_package(tmp_path / "pkg", valid_files())),
+        "--check",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     assert canonical_dump() == before
 
 
 def test_the_command_imports_and_reports_counts(tmp_path):
     out = io.StringIO()
-    call_command("import_hsds", str(write_package(tmp_path / "pkg", valid_files())), "--no-progress", stdout=out, stderr=io.StringIO())
+    call_command(
+        "import_hsds",
+        str(write_package(tmp_path / "pkg", valid_files())),
+        "--no-progress",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     assert "services: 1 new, 0 updated" in out.getvalue()
     assert Service.objects.filter(hsds_id=SERVICE).exists()
 
@@ -176,8 +213,12 @@ def test_the_command_imports_and_reports_counts(tmp_path):
 def test_hsds_objects_handoff_does_not_keep_are_skipped_with_a_note(tmp_path):
     files = valid_files()
     files["programs.csv"] = "id,organization_id,name\r\n"
-    files["services.csv"] = f"id,organization_id,name,status,program_id\r\n{SERVICE},{ORG},Pantry,active,{MISSING}\r\n"
-    files["schedules.csv"] = f"id,service_id,freq,byday,description\r\n{SCHEDULE},{SERVICE},MONTHLY,1MO,First Mondays\r\n"
+    files["services.csv"] = (
+        f"id,organization_id,name,status,program_id\r\n{SERVICE},{ORG},Pantry,active,{MISSING}\r\n"
+    )
+    files["schedules.csv"] = (
+        f"id,service_id,freq,byday,description\r\n{SCHEDULE},{SERVICE},MONTHLY,1MO,First Mondays\r\n"
+    )
 
     result = import_path(write_package(tmp_path / "pkg", files))
 
@@ -195,7 +236,8 @@ def test_a_missing_required_field_is_named_and_nothing_changes(tmp_path, existin
     files["services.csv"] = f"id,organization_id,name,status\r\n{SERVICE},{ORG},,active\r\n"
 
     assert_fails_changing_nothing(
-        write_package(tmp_path / "pkg", files), "services.csv, row 2, field name: is required but empty"
+        write_package(tmp_path / "pkg", files),
+        "services.csv, row 2, field name: is required but empty",
     )
     assert not Organization.objects.filter(hsds_id=ORG).exists()  # the valid rows were not kept
 
@@ -225,7 +267,8 @@ def test_a_latitude_that_is_not_a_number_is_named(tmp_path, existing):
     files["locations.csv"] = files["locations.csv"].replace("42.3399", "north")
 
     assert_fails_changing_nothing(
-        write_package(tmp_path / "pkg", files), "locations.csv, row 2, field latitude: 'north' is not a number"
+        write_package(tmp_path / "pkg", files),
+        "locations.csv, row 2, field latitude: 'north' is not a number",
     )
 
 
@@ -252,7 +295,9 @@ def test_duplicate_ids_are_named_and_nothing_changes(tmp_path, existing):
 
 def test_a_file_that_is_not_utf8_is_named_and_nothing_changes(tmp_path, existing):
     files: dict[str, str | bytes] = dict(valid_files())
-    files["services.csv"] = f"id,organization_id,name,status\r\n{SERVICE},{ORG},Café Pantry,active\r\n".encode("cp1252")
+    files["services.csv"] = (
+        f"id,organization_id,name,status\r\n{SERVICE},{ORG},Café Pantry,active\r\n".encode("cp1252")
+    )
 
     failed = assert_fails_changing_nothing(
         write_package(tmp_path / "pkg", files),
@@ -289,7 +334,9 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 def test_ages_in_the_wrong_order_are_refused(tmp_path):
     files = valid_files()
-    files["services.csv"] = f"id,organization_id,name,status,minimum_age,maximum_age\r\n{SERVICE},{ORG},P,active,60,17\r\n"
+    files["services.csv"] = (
+        f"id,organization_id,name,status,minimum_age,maximum_age\r\n{SERVICE},{ORG},P,active,60,17\r\n"
+    )
 
     assert_fails_changing_nothing(
         write_package(tmp_path / "pkg", files),
@@ -303,7 +350,13 @@ def test_the_command_lists_problems_and_fails(tmp_path):
     err = io.StringIO()
 
     with pytest.raises(CommandError, match="Nothing was imported: 1 problem"):
-        call_command("import_hsds", str(write_package(tmp_path / "pkg", files)), "--no-progress", stderr=err, stdout=io.StringIO())
+        call_command(
+            "import_hsds",
+            str(write_package(tmp_path / "pkg", files)),
+            "--no-progress",
+            stderr=err,
+            stdout=io.StringIO(),
+        )
 
     assert "locations.csv, row 2, field latitude" in err.getvalue()
 
@@ -321,8 +374,15 @@ def json_services() -> list[dict]:
         "latitude": 42.3399,
         "longitude": -71.0752,
         "addresses": [
-            {"id": ADDRESS, "address_1": "12 Dudley St", "city": "Boston", "state_province": "MA",
-             "postal_code": "02119", "country": "US", "address_type": "physical"}
+            {
+                "id": ADDRESS,
+                "address_1": "12 Dudley St",
+                "city": "Boston",
+                "state_province": "MA",
+                "postal_code": "02119",
+                "country": "US",
+                "address_type": "physical",
+            }
         ],
     }
     return [
@@ -332,9 +392,32 @@ def json_services() -> list[dict]:
             "status": "active",
             "organization": organization,
             "service_at_locations": [{"id": SAL, "location": location}],
-            "phones": [{"id": PHONE, "number": "617-555-0142", "languages": [{"id": LANGUAGE, "name": "Spanish", "code": "es"}]}],
-            "schedules": [{"id": SCHEDULE, "freq": "WEEKLY", "byday": "MO", "opens_at": "09:00-05:00", "closes_at": "12:00-05:00"}],
-            "attributes": [{"id": ATTRIBUTE, "taxonomy_term": {"id": pantry_term_id(), "name": "Food Pantry", "description": ""}}],
+            "phones": [
+                {
+                    "id": PHONE,
+                    "number": "617-555-0142",
+                    "languages": [{"id": LANGUAGE, "name": "Spanish", "code": "es"}],
+                }
+            ],
+            "schedules": [
+                {
+                    "id": SCHEDULE,
+                    "freq": "WEEKLY",
+                    "byday": "MO",
+                    "opens_at": "09:00-05:00",
+                    "closes_at": "12:00-05:00",
+                }
+            ],
+            "attributes": [
+                {
+                    "id": ATTRIBUTE,
+                    "taxonomy_term": {
+                        "id": pantry_term_id(),
+                        "name": "Food Pantry",
+                        "description": "",
+                    },
+                }
+            ],
             "contacts": [{"id": str(uuid.uuid4()), "name": "Pat"}],
         },
         {
@@ -378,16 +461,20 @@ def test_json_problems_name_the_object_path(tmp_path):
         import_path(path)
 
     messages = [str(p) for p in failed.value.problems]
-    assert "services.json, services[0].service_at_locations[0].location, field latitude: 123.4 is out of range: it must be between -90 and 90".replace(
-        "123.4 is", "'123.4' is"
-    ) in messages
+    assert (
+        "services.json, services[0].service_at_locations[0].location, field latitude: 123.4 is out of range: it must be between -90 and 90".replace(
+            "123.4 is", "'123.4' is"
+        )
+        in messages
+    )
     assert any(m.startswith("services.json, services[1], field id: the id") for m in messages)
     assert canonical_dump() == before
 
 
 def test_json_that_is_not_json_is_named(existing):
     assert_fails_changing_nothing(
-        ("services.json", b'[{"id": '), "services.json, line 1: is not valid JSON: Expecting value (column 9)"
+        ("services.json", b'[{"id": '),
+        "services.json, line 1: is not valid JSON: Expecting value (column 9)",
     )
 
 
@@ -413,13 +500,17 @@ def test_staff_can_upload_a_package_and_see_it_imported(client, platform_admin):
     response = upload(client, zip_package(valid_files()))
 
     job = ImportJob.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:directory_importjob_progress", args=[job.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "admin:directory_importjob_progress", args=[job.pk]
+    )
     assert job.status == ImportJob.Status.SUCCEEDED and job.created_by == platform_admin
     assert job.data == b""  # the upload is not kept once imported
     assert Service.objects.filter(hsds_id=SERVICE).exists()
     page = client.get(response.url)
     assert "services: 1 new, 0 updated" in page.content.decode()
     assert "hx-trigger" not in page.content.decode()  # finished: the page stops polling
+    listing = client.get(reverse("admin:directory_importjob_changelist")).content.decode()
+    assert "directory.zip" in listing and "services: 1 new" in listing
 
 
 def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
@@ -432,7 +523,12 @@ def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
     assert job.problems == [
-        {"file": "locations.csv", "row": 2, "field": "latitude", "message": "'123.4' is out of range: it must be between -90 and 90"}
+        {
+            "file": "locations.csv",
+            "row": 2,
+            "field": "latitude",
+            "message": "'123.4' is out of range: it must be between -90 and 90",
+        }
     ]
     assert not Service.objects.filter(hsds_id=SERVICE).exists()
     page = client.get(response.url).content.decode()
@@ -514,3 +610,30 @@ def test_staff_can_download_the_directory_as_a_package(client, platform_admin, e
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert "Existing service" in archive.read("services.csv").decode()
+
+
+def test_a_zip_whose_files_sit_in_a_folder_imports(tmp_path):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in valid_files().items():
+            archive.writestr(f"export-2026/{name}", content)
+
+    result = import_upload("export.zip", out.getvalue())
+
+    assert Service.objects.filter(hsds_id=SERVICE).exists()
+    assert any("no datapackage.json" in w for w in result.warnings)
+
+
+def test_the_apis_own_json_imports_back(client, tmp_path):
+    import_path(write_package(tmp_path / "pkg", valid_files()))
+    page = client.get(reverse("hsds_api:services"), {"full": "true"}).json()
+    Organization.objects.all().delete()
+    Location.objects.all().delete()
+
+    import_upload("page.json", json.dumps(page).encode())
+
+    service = Service.objects.get(hsds_id=SERVICE)
+    assert service.organization.hsds_id == uuid.UUID(ORG)
+    assert Schedule.objects.get(hsds_id=SCHEDULE).byday == "TU,TH"
+    assert Location.objects.get(hsds_id=LOCATION).postal_code == "02119"
+    assert ServiceTaxonomy.objects.filter(service=service).count() == 1

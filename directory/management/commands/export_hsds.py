@@ -14,7 +14,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("path", help="a folder to create or fill, or a file name ending in .zip")
+        parser.add_argument(
+            "path", help="a folder to create or fill, or a file name ending in .zip"
+        )
         parser.add_argument("--no-progress", action="store_true", help="draw no progress bar")
 
     def handle(self, *args, path: str, no_progress: bool, **options) -> None:
@@ -24,4 +26,6 @@ class Command(BaseCommand):
         finally:
             bar.finish()
         rows = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        self.stdout.write(self.style.SUCCESS(_("Wrote %(path)s: %(rows)s.") % {"path": path, "rows": rows}))
+        self.stdout.write(
+            self.style.SUCCESS(_("Wrote %(path)s: %(rows)s.") % {"path": path, "rows": rows})
+        )

@@ -38,7 +38,11 @@ class Command(BaseCommand):
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(_("Note: %(note)s") % {"note": warning}))
         if check:
-            self.stdout.write(self.style.SUCCESS(_("%(path)s has no problems; nothing was changed.") % {"path": path}))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("%(path)s has no problems; nothing was changed.") % {"path": path}
+                )
+            )
             return
         for line in result.lines():
             self.stdout.write(line)
