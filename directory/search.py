@@ -541,7 +541,7 @@ def search_statement(
 ) -> tuple[str, dict]:
     """The one statement behind a search page on PostgreSQL, and its parameters.
 
-    ``rows`` is every search row passing all filters but the need and the language, with
+    ``base`` is every search row passing all filters but the need and the language, with
     whether it passes those two; the page, the total and the facet counts (each facet
     ignoring its own filter, so people can switch) all come from it. Output rows are
     (kind, service_id, code, n, distance, rank, display); page rows carry their position in n
@@ -595,10 +595,12 @@ def search_statement(
         order = "rank DESC, closeness DESC, name, service_id"
     else:
         order = "name, service_id"
-    # OFFSET 0 keeps the inner query whole, so closeness is computed once per row. rows
-    # keeps each column only where a later part reads it: needs where the need facet
-    # counts the row, languages where the language facet does, the name for the page.
-    sql = f"""WITH rows AS MATERIALIZED (
+    where_sql = " AND ".join(where)
+    if tsquery is not None or nearby is not None:
+        # Few candidates (words, or a box with few locations): scan them once and keep them.
+        # OFFSET 0 keeps the inner query whole, so closeness is computed once per row; each
+        # column is kept only where a later part reads it.
+        base = f"""MATERIALIZED (
     SELECT service_id, need_ok, language_ok, closeness,
            CASE WHEN language_ok THEN needs END AS needs,
            CASE WHEN need_ok THEN languages END AS languages,
@@ -606,25 +608,43 @@ def search_statement(
       FROM (SELECT s.service_id, {need_ok} AS need_ok, {language_ok} AS language_ok,
                    {closeness} AS closeness, s.needs, s.languages, s.name, {rank} AS rank
               FROM directory_servicesearch s
-             WHERE {" AND ".join(where)}
+             WHERE {where_sql}
             OFFSET 0) AS candidate
-     WHERE {within}
+     WHERE {within})"""
+    else:
+        # Possibly most of the directory: keeping it would spill to disk. The page and the
+        # counts each scan instead; the page by the name index when it is sorted by name.
+        base = f"""NOT MATERIALIZED (
+    SELECT s.service_id, {need_ok} AS need_ok, {language_ok} AS language_ok,
+           {closeness} AS closeness, s.needs, s.languages, s.name, {rank} AS rank
+      FROM directory_servicesearch s
+     WHERE {where_sql} AND {within.replace("closeness", closeness)})"""
+    # counts: one pass, three groupings (GROUPING() tells them apart): by needs for the need
+    # facet, by languages for the language facet, and all for the total.
+    sql = f"""WITH base AS {base},
+counts AS (
+    SELECT GROUPING(needs, languages) AS level, needs, languages,
+           count(*) FILTER (WHERE language_ok) AS for_needs,
+           count(*) FILTER (WHERE need_ok) AS for_languages,
+           count(*) FILTER (WHERE need_ok AND language_ok) AS hits
+      FROM base
+     GROUP BY GROUPING SETS ((needs), (languages), ())
 )
 SELECT 'page' AS kind, p.service_id, NULL::text AS code, row_number() OVER () AS n,
        {distance.replace("closeness", "p.closeness")}, p.rank, {RESULT_ROW_JSON} AS display
-  FROM (SELECT service_id, closeness, rank FROM rows WHERE need_ok AND language_ok
+  FROM (SELECT service_id, closeness, rank FROM base WHERE need_ok AND language_ok
          ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET %(offset)s) AS p
 UNION ALL
-SELECT 'total', NULL, NULL, count(*), NULL, NULL, NULL FROM rows WHERE need_ok AND language_ok
+SELECT 'total', NULL, NULL, hits, NULL, NULL, NULL FROM counts WHERE level = 3
 UNION ALL
-SELECT 'need', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
-  FROM (SELECT needs, count(*) AS n FROM rows WHERE language_ok GROUP BY needs) AS g
- CROSS JOIN LATERAL unnest(g.needs) AS code
+SELECT 'need', NULL, code, sum(for_needs)::bigint, NULL, NULL, NULL
+  FROM counts CROSS JOIN LATERAL unnest(needs) AS code
+ WHERE level = 1 AND for_needs > 0
  GROUP BY code
 UNION ALL
-SELECT 'language', NULL, code, sum(g.n)::bigint, NULL, NULL, NULL
-  FROM (SELECT languages, count(*) AS n FROM rows WHERE need_ok GROUP BY languages) AS g
- CROSS JOIN LATERAL unnest(g.languages) AS code
+SELECT 'language', NULL, code, sum(for_languages)::bigint, NULL, NULL, NULL
+  FROM counts CROSS JOIN LATERAL unnest(languages) AS code
+ WHERE level = 2 AND for_languages > 0
  GROUP BY code"""
     return sql, args
 
