@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from directory.hsds import admin as hsds_admin  # noqa: F401  (HSDS import/export pages)
 from directory.models import (
     CostOption,
     Language,

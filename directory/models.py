@@ -722,3 +722,5 @@ def _refresh_batch(ids: list[int], tree) -> None:
     SearchWord.objects.bulk_create(
         [SearchWord(word=w) for w in sorted(lexicon)], batch_size=2000, ignore_conflicts=True
     )
+
+from directory.hsds.models import ImportJob  # noqa: E402, F401  (HSDS import jobs belong to this app)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("organizations/", include("accounts.urls")),
     path("directory/", include("directory.urls")),
+    path("api/hsds/", include("directory.hsds.urls")),
     path("patients/", include("patients.urls")),
     path("screening/", include("screening.urls")),
     path("referrals/", include("referrals.urls")),
