@@ -760,8 +760,18 @@ def services_for_need(
     service carries ``distance`` (miles or None), ``is_open_now`` and ``todays_hours``.
     """
     now = now or timezone.now()
-    origin = zip_point(zip_code) if zip_code else None
-    params = SearchParams(need=category_code, origin=origin, radius=radius_miles)
+    params = SearchParams(
+        need=category_code, origin=zip_point(zip_code) if zip_code else None, radius=radius_miles
+    )
+    if connection.vendor == "postgresql":
+        services = services_for_need_postgresql(params, language, limit, now)
+    else:
+        services = services_for_need_orm(params, language, limit, now)
+    annotate_for_display(services, now)
+    return services
+
+
+def services_for_need_orm(params: SearchParams, language: str | None, limit: int, now: datetime) -> list[Service]:
     qs = _with_distance(filtered_services(params, now), params)
     accepting = Q(accepts_referrals=True) & ~Q(capacity=Service.Capacity.NOT_ACCEPTING)
     qs = qs.annotate(
@@ -770,8 +780,42 @@ def services_for_need(
         speaks=Exists(Language.objects.filter(service=OuterRef("pk"), code=language or "")),
     )
     ordering = ["-accepting", "-open_now", "-speaks"]
-    if origin is not None:
+    if params.origin is not None:
         ordering.append("distance")
-    services = list(with_display_data(qs.order_by(*ordering, "name", "pk")[:limit], now))
-    annotate_for_display(services, now)
+    return list(with_display_data(qs.order_by(*ordering, "name", "pk")[:limit], now))
+
+
+def services_for_need_postgresql(
+    params: SearchParams, language: str | None, limit: int, now: datetime
+) -> list[Service]:
+    """services_for_need's choice from the search rows, then the few services' display data."""
+    args: dict = {"need": params.need, "language": language or "", "limit": limit}
+    where = ["s.active", "s.needs @> ARRAY[%(need)s]::varchar[]"]
+    closeness, within, distance, nearest = "NULL::float8", "true", "NULL::float8", ""
+    if params.origin is not None:
+        closeness = _closeness_sql(params.origin)
+        within = f"closeness >= {_sql_float(math.cos(params.radius / EARTH_RADIUS_MILES))}"
+        distance, nearest = _miles_sql("closeness"), "closeness DESC,"
+        nearby = services_in_box(bounding_box(params.origin, params.radius))
+        if nearby is not None:
+            args["nearby"] = nearby
+            where.append("s.service_id = ANY (%(nearby)s::bigint[])")
+    sql = f"""SELECT service_id, {distance} FROM (
+    SELECT s.service_id, s.name, s.accepting, {_open_now_sql(now, args)} AS open_now,
+           s.languages @> ARRAY[%(language)s]::varchar[] AS speaks, {closeness} AS closeness
+      FROM directory_servicesearch s
+     WHERE {" AND ".join(where)}
+    OFFSET 0) AS candidate
+ WHERE {within}
+ ORDER BY accepting DESC, open_now DESC, speaks DESC, {nearest} name, service_id
+ LIMIT %(limit)s"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        found = cursor.fetchall()
+    by_id = with_display_data(Service.objects.all(), now).in_bulk([service_id for service_id, _ in found])
+    services = []
+    for service_id, miles in found:
+        if service_id in by_id:  # not deleted since
+            services.append(by_id[service_id])
+            services[-1].distance = miles
     return services

@@ -25,6 +25,8 @@ from directory.search import (
     search_services_orm,
     search_services_postgresql,
     search_statement,
+    services_for_need_orm,
+    services_for_need_postgresql,
     services_in_box,
 )
 from directory.taxonomy import TermTree
@@ -179,6 +181,27 @@ def test_one_statement_search_answers_as_the_orm_does(directory, now):
     food = TermTree.load().id_of["food"]
     for params in [*PARAMS, SearchParams(term=food), SearchParams(term=food, open_now=True, q="pantry")]:
         assert_same(params, now)
+
+
+@pytest.mark.parametrize("now", [TUESDAY_NOON, WEDNESDAY_2AM])
+@pytest.mark.parametrize(
+    ("need", "origin", "language"),
+    [
+        ("food-insecurity", BOSTON, "es"),
+        ("food-insecurity", None, None),
+        ("housing-instability", BOSTON, "pt"),
+        ("transportation-insecurity", BOSTON, None),
+    ],
+)
+def test_suggestions_for_a_need_are_the_orms(directory, need, origin, language, now):
+    params = SearchParams(need=need, origin=origin, radius=25)
+
+    fast = services_for_need_postgresql(params, language, 8, now)
+    orm = services_for_need_orm(params, language, 8, now)
+
+    assert [s.name for s in fast] == [s.name for s in orm]
+    for a, b in zip(fast, orm, strict=True):
+        assert a.distance == pytest.approx(b.distance, abs=1e-3) if b.distance is not None else a.distance is None
 
 
 def test_a_box_with_few_locations_starts_from_them_and_answers_the_same(directory):
