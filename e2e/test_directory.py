@@ -74,6 +74,8 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
 
     page.go_back()
     expect(page.get_by_test_id("result")).to_have_count(1)
-    page.get_by_role("link", name=re.compile(r"^Refer")).click()
-    # Until the referrals feature exists, Refer leads to the service's referral section.
-    expect(page).to_have_url(re.compile(rf"(service={spanish.pk}|{spanish.hsds_id}/#refer)$"))
+    page.get_by_role("link", name="Refer to Weekly Food Pantry").click()
+    # Started from the directory, a referral first asks whom it is for.
+    expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who is this referral for?")
+    assert_accessible(page)
