@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
@@ -524,9 +525,12 @@ def new(request: HttpRequest) -> HttpResponse:
         if params.get("patient", "").isdigit():
             patient = get_patient_or_404(request, int(params["patient"]))
             need = params.get("need", "")
-            url = reverse("directory:search") + f"?need={need}" if need else reverse("directory:search")
+            query = {"patient": patient.pk}
+            if need:
+                query["need"] = need
             if patient.zip_code:
-                url += ("&" if "?" in url else "?") + f"zip={patient.zip_code}"
+                query["zip"] = patient.zip_code
+            url = f"{reverse('directory:search')}?{urlencode(query)}"
             messages.info(request, _("Choose the service to refer %(name)s to.") % {"name": patient})
             return redirect(url)
         raise Http404

@@ -423,3 +423,16 @@ def test_the_timeline_shows_the_latest_twenty_lines_with_a_link_to_all(
     full = client.get(url, {"timeline": "all"})
     assert len(full.context["events"]) == 27
     assert full.context["earlier_events"] == 0
+
+
+def test_from_a_patient_page_the_directory_carries_the_patient_to_refer(
+    client, referrer, patient, service
+):
+    client.force_login(referrer)
+    response = client.get(reverse("referrals:new"), {"patient": patient.pk, "need": "food-insecurity"})
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("directory:search"))
+    assert f"patient={patient.pk}" in response.url and "need=food-insecurity" in response.url
+    page = client.get(response.url).content.decode()
+    assert f'<input type="hidden" name="patient" value="{patient.pk}">' in page
+    assert f"?service={service.pk}&amp;patient={patient.pk}" in page
