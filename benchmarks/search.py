@@ -106,7 +106,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
     import time_machine
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -132,15 +132,17 @@ def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
             count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
             totals.append(int(count.group(1).replace(",", "")))
             captured_all.append([q["sql"] for q in captured.captured_queries])
-    # The same SQL alone: every statement the request ran, replayed on a plain cursor.
+    # The same SQL alone: every statement the request ran, replayed on a plain cursor, in
+    # a transaction as the search runs its statement (its SET LOCAL settings then apply).
     with connection.cursor() as cursor:
         for statements in captured_all:
             started = time.perf_counter()
-            for sql in statements:
-                if sql.startswith(("SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
-                    continue
-                cursor.execute(sql)
-                cursor.fetchall()
+            with transaction.atomic():
+                for sql in statements:
+                    if sql.startswith(("SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
+                        continue
+                    cursor.execute(sql)
+                    cursor.fetchall()
             sql_ms.append((time.perf_counter() - started) * 1000)
     figures = {
         "request_p50": statistics.median(request_ms),
@@ -163,7 +165,7 @@ def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
 
 def explain(at: datetime | None) -> None:
     """EXPLAIN ANALYZE the statements of one search of the mix (the most common word)."""
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from directory.search import (
@@ -184,7 +186,10 @@ def explain(at: datetime | None) -> None:
     nearby = services_in_box(box)
     sql, args = search_statement(params, now, tsquery=tsquery_text(words, corrected_words(words)), nearby=nearby)
     print(f"  EXPLAIN of one search ({params.q!r}, {params.need}, 10 miles of 02118, open now):")
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(  # as the search runs it (directory.search._fetch_quickly)
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
+        )
         cursor.execute(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM directory_location"
             " WHERE latitude BETWEEN %s AND %s AND longitude BETWEEN %s AND %s",
