@@ -15,6 +15,8 @@ import functools
 import math
 import re
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -419,6 +421,36 @@ def _set_contacts(service: Service, phones: list[Phone], languages: list[Languag
 
 
 # --- PostgreSQL: one statement over directory_servicesearch --------------------------------
+
+
+@contextmanager
+def deferred_search_rows() -> Iterator[None]:
+    """Bulk writes inside refresh the search rows once, at the end (PostgreSQL; migration 0008).
+
+    Otherwise the rows follow every statement, and a bulk load that writes services, then
+    their needs, languages, places and hours rewrites each row that many times, leaving the
+    table several times its size (and searches that much slower). Everything inside runs in
+    one transaction, and the rows are current before it commits. For imports and generated
+    directories; interactive edits need nothing.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS directory_servicesearch_pending"
+            " (service_id bigint PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        # Local to the transaction: an error inside rolls it back along with the noted ids.
+        cursor.execute("SELECT set_config('handoff.search_rows_deferred', 'on', true)")
+        yield
+        cursor.execute("SELECT set_config('handoff.search_rows_deferred', 'off', true)")
+        cursor.execute(
+            "SELECT directory_servicesearch_refresh(ARRAY("
+            "SELECT service_id FROM directory_servicesearch_pending))"
+        )
+        cursor.execute("DELETE FROM directory_servicesearch_pending")
+
 
 SECONDS_PER_DAY = 86_400
 

@@ -361,3 +361,38 @@ def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
     assert "directory_servicesearch_pkey" in near, near  # then only the box's services
     assert "dir_servicesearch_vector_gin" in anywhere, anywhere  # words through the GIN index
     assert "Seq Scan on directory_servicesearch" not in anywhere + near
+
+
+# --- bulk loads ---------------------------------------------------------------------------
+
+
+def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
+    from directory.generator import generate_directory
+    from directory.search import deferred_search_rows
+
+    with deferred_search_rows():
+        generate_directory(300, seed=3)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM directory_servicesearch")
+            assert cursor.fetchone()[0] == 0  # noted, not yet written
+    kept = search_rows()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'directory_servicesearch'")
+        assert cursor.fetchone()[0] == 0  # inserted once each, never rewritten
+        cursor.execute("SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))")
+    assert search_rows() == kept
+    assert len(kept) == 300
+    assert names(SearchParams(q="pantry", origin=Point(42.3362, -71.0729), radius=25))
+
+
+def test_an_error_inside_deferred_mode_leaves_nothing_behind(db):
+    from directory.search import deferred_search_rows
+
+    with pytest.raises(RuntimeError), deferred_search_rows():
+        directory_service(name="Half-written Pantry")
+        raise RuntimeError
+
+    assert not Service.objects.filter(name="Half-written Pantry").exists()
+    directory_service(name="Whole Pantry")  # and the triggers refresh at once again
+    assert names(SearchParams(q="pantry")) == ["Whole Pantry"]
