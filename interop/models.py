@@ -165,10 +165,12 @@ class OutboxMessage(models.Model):
         indexes = [
             # The sender's "is anything earlier still unsent?": aggregate + sequence < n.
             models.Index(fields=["connection", "aggregate", "sequence"], name="outbox_aggregate"),
-            # The sender's due list: WHERE state = 'pending' AND next_attempt_at <= now.
+            # The sender's due list: WHERE state = 'pending' AND next_attempt_at <= now
+            # ORDER BY next_attempt_at, id LIMIT 1 — walked in order, stopping at the first
+            # message that is first in its aggregate, instead of sorting every due row.
             models.Index(
-                fields=["next_attempt_at"],
-                name="outbox_due",
+                fields=["next_attempt_at", "id"],
+                name="outbox_due_in_order",
                 condition=Q(state="pending"),
             ),
             # Superseding: older unsent copies of the same resource.
