@@ -58,6 +58,9 @@ from directory.models import (
 from directory.taxonomy import TermTree
 
 PAGE_SIZE = 20
+# Held here: zoneinfo keeps only the 8 zones used last, and "open now" converts the time to
+# all of these on every search, which otherwise re-read some from disk each time.
+ZONES = {name: zoneinfo.ZoneInfo(name) for name in SUPPORTED_TIMEZONES}
 EARTH_RADIUS_MILES = 3958.8
 # The fewest miles a degree of latitude spans (at the equator); using it makes the box a
 # little generous, never too small.
@@ -537,7 +540,7 @@ def _open_now_sql(now: datetime, args: dict) -> str:
     """
     whens, zones = [], []
     for i, tzname in enumerate(SUPPORTED_TIMEZONES):
-        local = now.astimezone(zoneinfo.ZoneInfo(tzname))
+        local = now.astimezone(ZONES[tzname])
         t = local.time().replace(tzinfo=None)
         # Whole seconds, like the hours column (a second's fraction cannot open a service).
         of_week = local.weekday() * SECONDS_PER_DAY + (t.hour * 60 + t.minute) * 60 + t.second
