@@ -75,6 +75,16 @@ def references(resource: dict):
             stack.extend(item)
 
 
+def local_references(resource: dict) -> set[tuple[str, str]]:
+    """(type, local id) of every local reference in ``resource``."""
+    found = set()
+    for reference in references(resource):
+        match = _LOCAL_REFERENCE.match(reference["reference"])
+        if match:
+            found.add((match["type"], match["id"]))
+    return found
+
+
 def rewrite_references(resource: dict, resolve: Callable[[str, str], dict | None]) -> dict:
     """A copy whose local references are replaced by what ``resolve(type, local_id)`` gives."""
     data = copy.deepcopy(resource)
