@@ -30,6 +30,7 @@ from directory.models import (
     TaxonomyTerm,
     words_of,
 )
+from directory.search import deferred_search_rows
 from directory.taxonomy import TermTree, load_taxonomy
 
 METRO_ZIP_PREFIXES = ("021", "022", "024", "019")  # Boston, its inner suburbs, the North Shore
@@ -118,7 +119,7 @@ def generate_directory(
     n_orgs = max(1, services // 5)
     counts = GeneratedCounts()
     done = 0
-    with transaction.atomic():
+    with transaction.atomic(), deferred_search_rows():
         orgs = []
         for i in range(n_orgs):
             name = f"{rng.choice(NEIGHBORHOODS)} {rng.choice(ORG_KINDS)} {i + 1}"

@@ -436,8 +436,8 @@ def deferred_search_rows() -> Iterator[None]:
     one transaction, and the rows are current before it commits. For imports and generated
     directories; interactive edits need nothing.
     """
-    if connection.vendor != "postgresql":
-        yield
+    if connection.vendor != "postgresql" or getattr(connection, "_search_rows_deferred", False):
+        yield  # not PostgreSQL, or inside another deferred block, which refreshes at its end
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -446,7 +446,11 @@ def deferred_search_rows() -> Iterator[None]:
         )
         # Local to the transaction: an error inside rolls it back along with the noted ids.
         cursor.execute("SELECT set_config('handoff.search_rows_deferred', 'on', true)")
-        yield
+        connection._search_rows_deferred = True
+        try:
+            yield
+        finally:
+            connection._search_rows_deferred = False
         cursor.execute("SELECT set_config('handoff.search_rows_deferred', 'off', true)")
         cursor.execute(
             "SELECT directory_servicesearch_refresh(ARRAY("

@@ -46,6 +46,7 @@ from directory.models import (
     TaxonomyTerm,
     refresh_search_documents,
 )
+from directory.search import deferred_search_rows
 
 BATCH = 500  # ids per IN (...) list: under SQLite's limit on query parameters
 
@@ -178,7 +179,8 @@ def import_package(
     importer.result.dry_run = dry_run
     if not dry_run:
         try:
-            with transaction.atomic():
+            # One transaction; on PostgreSQL each service's search row is written once.
+            with transaction.atomic(), deferred_search_rows():
                 importer.write()
         except DatabaseError as error:
             package.report.problem(

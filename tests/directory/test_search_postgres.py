@@ -380,9 +380,19 @@ def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
 # --- bulk loads ---------------------------------------------------------------------------
 
 
+def search_row_updates() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'directory_servicesearch'"
+        )
+        return cursor.fetchone()[0]
+
+
 def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
     from directory.generator import generate_directory
 
+    before = search_row_updates()
     with deferred_search_rows():
         generate_directory(300, seed=3)
         with connection.cursor() as cursor:
@@ -390,13 +400,33 @@ def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
             assert cursor.fetchone()[0] == 0  # noted, not yet written
     kept = search_rows()
 
+    assert search_row_updates() == before  # inserted once each, never rewritten
     with connection.cursor() as cursor:
-        cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'directory_servicesearch'")
-        assert cursor.fetchone()[0] == 0  # inserted once each, never rewritten
         cursor.execute("SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))")
     assert search_rows() == kept
     assert len(kept) == 300
     assert names(SearchParams(q="pantry", origin=Point(42.3362, -71.0729), radius=25))
+
+
+def test_generating_and_importing_write_each_search_row_once(db, tmp_path):
+    from directory.generator import generate_directory
+    from directory.hsds.exporter import export_directory
+    from directory.hsds.importer import import_path
+
+    # (counted as differences: the statistics are the transaction's, which may hold earlier work)
+    before = search_row_updates()
+    generate_directory(60, seed=5)  # no deferred block around it: it defers by itself
+    assert search_row_updates() == before
+    assert len(search_rows()) == Service.objects.count() == 60
+    kept = search_rows()
+
+    export_directory(tmp_path)
+    Service.objects.all().delete()
+    assert search_rows() == []
+    before = search_row_updates()  # (the delete above rewrote rows as it took children away)
+    import_path(tmp_path)
+    assert search_row_updates() == before  # the import inserted each row once, never rewrote one
+    assert [row[1:] for row in search_rows()] == [row[1:] for row in kept]
 
 
 def test_an_error_inside_deferred_mode_leaves_nothing_behind(db):
