@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.db import transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, Value
+from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -270,6 +270,8 @@ CLAIM_BATCH = 10
 # A claimed message is sent only while this much of its lease is left; otherwise it is let
 # go, for this or another worker to take afresh.
 LEASE_MARGIN = timedelta(seconds=40)
+# Sends are recorded a batch at a time, or sooner when the first unrecorded one is this old.
+RECORD_WITHIN = timedelta(seconds=1)
 
 
 def _bookkeeping_commit() -> None:
@@ -339,12 +341,16 @@ def send_due(*, budget: timedelta = timedelta(seconds=50)) -> SendReport:
     known: dict[tuple, dict] = {}
     until = timezone.now() + budget
     batch: list[OutboxMessage] = []
+    run = _Run(known=known)
     while timezone.now() < until:
         if not batch:
+            run.record_sent()  # the last batch's "sent", in one transaction
             batch = _claim(unreachable, CLAIM_BATCH)
             if not batch:
                 break
             _look_up(batch, known)
+            run.check(batch)
+        run.record_sent(older_than=RECORD_WITHIN)
         message = batch.pop(0)
         if (
             message.connection_id in unreachable
@@ -355,13 +361,67 @@ def send_due(*, budget: timedelta = timedelta(seconds=50)) -> SendReport:
         server = servers.get(message.connection_id)
         if server is None or server.connection.updated_at != message.connection.updated_at:
             server = servers[message.connection_id] = server_for(message.connection)
-        outcome = deliver(message, server, known=known)
+        outcome = deliver(message, server, known=known, run=run)
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome == "retrying" and message.connection.unreachable_since:
             unreachable.add(message.connection_id)
+    run.record_sent()
     _release(batch)
     _plan_next_run()
     return report
+
+
+def _resource_key(message: OutboxMessage) -> tuple:
+    return (
+        message.connection_id,
+        message.resource_type,
+        message.identifier_system,
+        message.identifier_value,
+    )
+
+
+@dataclass
+class _Run:
+    """What one sender run knows besides the database: which claimed messages were already
+    found superseded (checked a batch at a time), which versions it sent (so a message of
+    the same resource later in the run is checked against them too), and the sends it has
+    not yet recorded (recorded a batch at a time, in one transaction)."""
+
+    known: dict
+    superseded: set = field(default_factory=set)
+    sent_versions: dict = field(default_factory=dict)
+    unrecorded: list = field(default_factory=list)
+
+    def check(self, batch: list[OutboxMessage]) -> None:
+        self.superseded |= _superseded_in(batch)
+
+    def is_superseded(self, message: OutboxMessage) -> bool:
+        if message.pk in self.superseded:
+            return True
+        sent = self.sent_versions.get(_resource_key(message))
+        if sent is None:
+            return False
+        # Sent in this run after this message was checked: if that was a later copy of the
+        # resource, this older state must not land after it (the order _superseded_in uses).
+        sent_version, sent_pk = sent
+        if message.source_version is None or sent_version is None:
+            return sent_pk > message.pk
+        return (sent_version, sent_pk) > (message.source_version, message.pk)
+
+    def sent(self, message: OutboxMessage, server_id: str, version: str, at: datetime) -> None:
+        self.sent_versions[_resource_key(message)] = (message.source_version, message.pk)
+        self.unrecorded.append((message, server_id, version, at))
+
+    def record_sent(self, *, older_than: timedelta | None = None) -> None:
+        """Record the sends not yet recorded (with ``older_than``: if the first of them is
+        that old, so a slow EHR does not hold them past their leases)."""
+        if older_than is not None and (
+            not self.unrecorded or timezone.now() - self.unrecorded[0][3] < older_than
+        ):
+            return
+        if self.unrecorded:
+            _record_sent(self.unrecorded)
+            self.unrecorded = []
 
 
 def schedule_sender() -> bool:
@@ -412,44 +472,23 @@ def _finish(message: OutboxMessage, **fields) -> bool:
 
 
 def deliver(
-    message: OutboxMessage, server: EhrServer | None = None, *, known: dict | None = None
+    message: OutboxMessage,
+    server: EhrServer | None = None,
+    *,
+    known: dict | None = None,
+    run: _Run | None = None,
 ) -> str:
     """Send one claimed message; returns "sent", "retrying", "rejected" or "superseded".
 
-    ``known`` keeps the EHR references found so far in this run."""
+    ``known`` keeps the EHR references found so far in this run. With ``run`` (the sender's
+    loop), the supersede check was made for the whole batch and "sent" is recorded with the
+    batch's; alone, both happen here."""
     connection = message.connection
-    same = {
-        "connection": connection,
-        "resource_type": message.resource_type,
-        "identifier_system": message.identifier_system,
-        "identifier_value": message.identifier_value,
-    }
-    mine = message.source_version
-    if mine is None:
-        later = Q(pk__gt=message.pk)
+    if run is not None:
+        superseded = run.is_superseded(message)
     else:
-        later = (
-            Q(source_version__gt=mine)
-            | Q(source_version=mine, pk__gt=message.pk)
-            | Q(source_version__isnull=True, pk__gt=message.pk)
-        )
-    # One query: is a later copy queued or sent, or does the EHR hold a later version?
-    checks = {
-        "newer": Exists(
-            OutboxMessage.objects.filter(later, **same).exclude(state=State.SUPERSEDED)
-        ),
-        "held": Exists(RemoteResource.objects.filter(**same, source_version__gt=mine))
-        if mine is not None
-        else Value(False),
-    }
-    newer, held = (
-        OutboxMessage.objects.filter(pk=message.pk)
-        .annotate(**checks)
-        .values_list("newer", "held")
-        .first()
-        or (False, False)
-    )
-    if held or newer:
+        superseded = message.pk in _superseded_in([message])
+    if superseded:
         # A later change of the same resource is queued or already on the EHR: this older
         # state must never land after it.
         _finish(message, state=State.SUPERSEDED)
@@ -480,28 +519,90 @@ def deliver(
     now = timezone.now()
     server_id = str(stored.get("id", ""))
     version = str((stored.get("meta") or {}).get("versionId", ""))
+    if run is not None:
+        run.sent(message, server_id, version, now)
+    else:
+        _record_sent([(message, server_id, version, now)])
+    return "sent"
+
+
+def _superseded_in(batch: list[OutboxMessage]) -> set[int]:
+    """The claimed messages whose resource has a later copy queued or sent, or whose EHR
+    already holds a later version: two queries for a batch (with and without a version)."""
+    found: set[int] = set()
+    same = {
+        "connection": OuterRef("connection"),
+        "resource_type": OuterRef("resource_type"),
+        "identifier_system": OuterRef("identifier_system"),
+        "identifier_value": OuterRef("identifier_value"),
+    }
+    later_copy = OutboxMessage.objects.filter(**same).exclude(state=State.SUPERSEDED)
+    versioned = [m.pk for m in batch if m.source_version is not None]
+    unversioned = [m.pk for m in batch if m.source_version is None]
+    if versioned:
+        later = (
+            Q(source_version__gt=OuterRef("source_version"))
+            | Q(source_version=OuterRef("source_version"), pk__gt=OuterRef("pk"))
+            | Q(source_version__isnull=True, pk__gt=OuterRef("pk"))
+        )
+        held = RemoteResource.objects.filter(**same, source_version__gt=OuterRef("source_version"))
+        found.update(
+            OutboxMessage.objects.filter(pk__in=versioned)
+            .filter(Exists(later_copy.filter(later)) | Exists(held))
+            .values_list("pk", flat=True)
+        )
+    if unversioned:
+        found.update(
+            OutboxMessage.objects.filter(pk__in=unversioned)
+            .filter(Exists(later_copy.filter(pk__gt=OuterRef("pk"))))
+            .values_list("pk", flat=True)
+        )
+    return found
+
+
+def _record_sent(sends: list[tuple[OutboxMessage, str, str, datetime]]) -> None:
+    """Mark sends as done and remember what each EHR now holds, in one transaction: only
+    those this worker still holds (a lease that ran out belongs to whoever took it next)."""
     with transaction.atomic():
         _bookkeeping_commit()
-        if _finish(
-            message,
-            state=State.SENT,
-            sent_at=now,
-            server_id=server_id,
-            server_version=version,
-            last_error="",
-            outcome_text="",
-        ):
-            _remember(
-                connection,
-                message.resource_type,
-                message.identifier_system,
-                message.identifier_value,
-                server_id,
-                version,
-                message.source_version,
-            )
-        _reachable(connection)
-    return "sent"
+        claims = {m.claim for m, *_ in sends}
+        still_mine = set(
+            OutboxMessage.objects.select_for_update()
+            .filter(pk__in=[m.pk for m, *_ in sends], claim__in=claims)
+            .values_list("pk", "claim")
+        )
+        done = [s for s in sends if (s[0].pk, s[0].claim) in still_mine]
+        OutboxMessage.objects.filter(pk__in=[m.pk for m, *_ in done]).update(
+            state=State.SENT, last_error="", outcome_text="", claim="", claimed_until=None
+        )
+        OutboxMessage.objects.bulk_update(
+            [
+                OutboxMessage(pk=m.pk, sent_at=at, server_id=server_id, server_version=version)
+                for m, server_id, version, at in done
+            ],
+            ["sent_at", "server_id", "server_version"],
+        )
+        # What each EHR holds; the latest send of a resource in this batch wins.
+        latest = {_resource_key(m): (m, server_id, version) for m, server_id, version, _at in done}
+        RemoteResource.objects.bulk_create(
+            [
+                RemoteResource(
+                    connection_id=m.connection_id,
+                    resource_type=m.resource_type,
+                    identifier_system=m.identifier_system,
+                    identifier_value=m.identifier_value,
+                    server_id=server_id,
+                    server_version=version,
+                    source_version=m.source_version,
+                )
+                for m, server_id, version in latest.values()
+            ],
+            update_conflicts=True,
+            unique_fields=["connection", "resource_type", "identifier_system", "identifier_value"],
+            update_fields=["server_id", "server_version", "source_version", "updated_at"],
+        )
+        for connection in {m.connection_id: m.connection for m, *_ in sends}.values():
+            _reachable(connection)
 
 
 def _failed(message: OutboxMessage, error: EhrError) -> str:

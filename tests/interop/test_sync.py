@@ -414,3 +414,32 @@ def test_backoff_doubles_and_is_capped():
     waits = [backoff(n).total_seconds() for n in (1, 2, 3)]
     assert 5 <= waits[0] <= 5.5 and 10 <= waits[1] <= 11 and 20 <= waits[2] <= 22
     assert backoff(40) <= LONGEST_WAIT * 1.1
+
+
+def test_one_run_never_sends_an_older_copy_after_a_newer_one_it_sent():
+    """The sender checks a batch at a time and records its sends a batch at a time; until
+    they are recorded it remembers what it sent, so the order rules hold in between."""
+    from interop.outbox import _Run
+
+    def message(pk, version):
+        return OutboxMessage(
+            pk=pk,
+            connection_id=1,
+            resource_type="Task",
+            identifier_system="urn:handoff:task",
+            identifier_value="t-1",
+            source_version=version,
+        )
+
+    run = _Run(known={})
+    assert not run.is_superseded(message(10, 3))
+    run.sent(message(10, 3), "abc", "1", timezone.now())
+    assert run.is_superseded(message(9, 2))  # an older version
+    assert run.is_superseded(message(8, 3))  # the same version, queued earlier
+    assert not run.is_superseded(message(11, 4))  # a newer version still goes
+    assert not run.is_superseded(message(12, 3))  # the same version, queued later
+    assert run.is_superseded(message(7, None))  # no version: the queue order decides
+    assert not run.is_superseded(message(13, None))
+    other = message(5, 1)
+    other.identifier_value = "t-2"
+    assert not run.is_superseded(other)  # another resource
