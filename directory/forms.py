@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import functools
+
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from directory.languages import LANGUAGES
@@ -54,8 +58,10 @@ class QuickSelect(forms.Select):
     """A <select> whose options are formatted in Python, not by a template each.
 
     The search form has about 170 options (110 taxonomy terms); through the option template
-    they took ~10 ms of every search page. Same markup, including the USWDS class that
-    handoff.forms.USWDSRenderer adds to template-rendered selects.
+    they took ~10 ms of every search page. The escaped options are kept per language and
+    list of choices (a few lists, two languages), so a page only marks the chosen one. Same
+    markup, including the USWDS class that handoff.forms.USWDSRenderer adds to
+    template-rendered selects.
     """
 
     def render(self, name, value, attrs=None, renderer=None):
@@ -63,15 +69,22 @@ class QuickSelect(forms.Select):
         if "usa-" not in final.get("class", ""):
             final["class"] = f"{final.get('class', '')} usa-select".strip()
         chosen = set(self.format_value(value))
-        options = format_html_join(
-            "\n",
-            '<option value="{}"{}>{}</option>',
-            (
-                (option, " selected" if option in chosen else "", label)
-                for option, label in ((str(v), label) for v, label in self.choices)
-            ),
+        options = "\n".join(
+            f'<option value="{option}" selected>{label}</option>'
+            if raw in chosen
+            else f'<option value="{option}">{label}</option>'
+            for raw, option, label in _escaped_options(
+                get_language(), tuple((str(v), str(label)) for v, label in self.choices)
+            )
         )
-        return format_html('<select name="{}"{}>\n{}\n</select>', name, flatatt(final), options)
+        return format_html(
+            '<select name="{}"{}>\n{}\n</select>', name, flatatt(final), mark_safe(options)
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _escaped_options(language: str, choices: tuple) -> tuple[tuple[str, str, str], ...]:
+    return tuple((value, escape(value), escape(label)) for value, label in choices)
 
 
 class SearchForm(forms.Form):

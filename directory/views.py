@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from urllib.parse import urlencode
 
@@ -8,7 +9,10 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone, translation
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -35,6 +39,7 @@ def search(request: HttpRequest) -> HttpResponse:
     # An invalid filter (an unknown ZIP) is shown at its field; the rest still search.
     params = form.params() if form.is_valid() else _params_without_errors(form)
     results = search_services(params)
+    _prepare_cards(results.services, request)
     template = "directory/search.html#results" if request.htmx else "directory/search.html"
     need_link = _facet_link(request, "need")
     language_link = _facet_link(request, "language")
@@ -54,6 +59,39 @@ def search(request: HttpRequest) -> HttpResponse:
             "need_names": NEED_NAMES,
         },
     )
+
+
+def _prepare_cards(services: list[Service], request: HttpRequest) -> None:
+    """What each result card shows, made once here: through tags and filters (a url tag,
+    a time filter per opening, two blocktranslates, …) twenty cards took ~10 ms a page."""
+    placeholder = "00000000-0000-0000-0000-000000000000"
+    service_url = reverse("directory:service", args=[placeholder])
+    refer_url = reverse("referrals:new")
+    patient = request.GET.get("patient", "")
+    refer_extra = "&" + urlencode({"patient": patient}) if patient else ""
+    time_text = functools.cache(lambda value: formats.time_format(value, "g:i A"))
+    today, closed_today = _("Today:"), _("Closed today")
+    for service in services:
+        service.url = service_url.replace(placeholder, str(service.hsds_id))
+        service.refer_url = f"{refer_url}?service={service.pk}{refer_extra}"
+        if service.todays_hours:
+            spans = ", ".join(
+                f"{time_text(s.opens_at)}–{time_text(s.closes_at)}" for s in service.todays_hours
+            )
+            service.hours_text = f"{today} {spans}"
+        else:
+            service.hours_text = closed_today if service.has_hours else ""
+        service.languages_text = ", ".join(lang.name for lang in service.spoken_languages)
+        service.distance_text = (
+            _("%(miles)s miles away") % {"miles": formats.number_format(service.distance, 1)}
+            if service.distance is not None
+            else ""
+        )
+        # The message {% blocktranslate %} used, its name escaped as the tag does.
+        service.refer_label = mark_safe(
+            _('Refer<span class="usa-sr-only"> to %(name)s</span>')
+            % {"name": escape(service.name)}
+        )
 
 
 def _facet_link(request: HttpRequest, key: str):

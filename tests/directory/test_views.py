@@ -52,6 +52,33 @@ def test_search_by_need_near_a_zip_lists_the_service_with_its_facts(client, refe
     assert "Refer" in html
 
 
+def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
+    client, referrer, food_bank
+):
+    service = directory_service(
+        name="<b>Pan & Co</b>",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3399, -71.0752),
+        languages=("en", "es"),
+    )
+    for day in ("MO", "TU", "WE", "TH", "FR", "SA", "SU"):
+        ScheduleFactory(service=service, byday=day, opens_at=time(9), closes_at=time(12, 30))
+        ScheduleFactory(service=service, byday=day, opens_at=time(14), closes_at=time(17))
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"zip": "02118", "patient": "7"})
+
+    html = response.content.decode()
+    assert "<b>Pan" not in html  # the name is escaped everywhere, the Refer label too
+    assert 'Refer<span class="usa-sr-only"> to &lt;b&gt;Pan &amp; Co&lt;/b&gt;</span>' in html
+    assert f'href="{reverse("directory:service", args=[service.hsds_id])}"' in html
+    assert f'href="{reverse("referrals:new")}?service={service.pk}&amp;patient=7"' in html
+    assert "Today: 9:00 AM–12:30 PM, 2:00 PM–5:00 PM" in html
+    assert "Languages: en, es" in html  # (the factory names each language by its code)
+    assert "0.2 miles away" in html
+
+
 def test_search_with_htmx_returns_only_the_results_fragment(client, referrer, pantry):
     sign_in(client, referrer)
 
