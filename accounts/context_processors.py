@@ -5,7 +5,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, Role
-from accounts.scoping import current_membership
+from accounts.scoping import current_membership, memberships
 
 # The primary navigation by role. An entry appears once its URL exists, so each app's
 # issue lights up its own entry by adding the named URL.
@@ -55,11 +55,7 @@ def membership(request: HttpRequest) -> dict:
     role = current.role if current else None
 
     def others() -> list[Membership]:
-        return list(
-            Membership.objects.filter(user=request.user)
-            .exclude(pk=current.pk if current else None)
-            .select_related("organization")
-        )
+        return [m for m in memberships(request) if current is None or m.pk != current.pk]
 
     return {
         "current_membership": current,

@@ -34,18 +34,33 @@ def current_membership(request: HttpRequest) -> Membership | None:
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
     membership = None
-    user = request.user
-    if user.is_authenticated and user.is_active:
-        memberships = Membership.objects.filter(user=user).select_related("organization")
+    mine = memberships(request)
+    if mine:
         wanted = request.session.get(SESSION_KEY)
-        if wanted is not None:
-            membership = memberships.filter(organization_id=wanted).first()
+        membership = next((m for m in mine if m.organization_id == wanted), None)
         if membership is None:
-            membership = memberships.order_by("organization__name").first()
-            if membership is not None:
-                request.session[SESSION_KEY] = membership.organization_id
+            membership = mine[0]
+            request.session[SESSION_KEY] = membership.organization_id
     request._current_membership = membership  # type: ignore[attr-defined]
     return membership
+
+
+def memberships(request: HttpRequest) -> list[Membership]:
+    """All the user's memberships, by organization name (one query, cached on the request)."""
+    cached = getattr(request, "_memberships", None)
+    if cached is None:
+        user = request.user
+        cached = (
+            list(
+                Membership.objects.filter(user=user)
+                .select_related("organization")
+                .order_by("organization__name", "pk")
+            )
+            if user.is_authenticated and user.is_active
+            else []
+        )
+        request._memberships = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def switch_organization(request: HttpRequest, organization_id: int) -> Membership:
@@ -58,6 +73,7 @@ def switch_organization(request: HttpRequest, organization_id: int) -> Membershi
         raise Http404 from None
     request.session[SESSION_KEY] = membership.organization_id
     request._current_membership = membership  # type: ignore[attr-defined]
+    request.__dict__.pop("_memberships", None)
     return membership
 
 

@@ -18,9 +18,9 @@ SEARCH = {"q": "pantry", "need": "food-insecurity", "zip": "02118", "radius": "1
 # display data, total, facets). SQLite: the ORM's count, page, three prefetches and two
 # facet queries.
 SEARCH_QUERIES = 4 if connection.vendor == "postgresql" else 10
-# The session and user, the membership (twice), the form's taxonomy choices, the header's
+# The session and user, the memberships, the form's taxonomy choices, the header's
 # unread notifications.
-PAGE_QUERIES = 6
+PAGE_QUERIES = 5
 
 
 def pantries(organization, count: int) -> None:
