@@ -584,7 +584,7 @@ def _record_sent(sends: list[tuple[OutboxMessage, str, str, datetime]]) -> None:
         )
         # What each EHR holds; the latest send of a resource in this batch wins.
         latest = {_resource_key(m): (m, server_id, version) for m, server_id, version, _at in done}
-        RemoteResource.objects.bulk_create(
+        _remember_all(
             [
                 RemoteResource(
                     connection_id=m.connection_id,
@@ -596,10 +596,7 @@ def _record_sent(sends: list[tuple[OutboxMessage, str, str, datetime]]) -> None:
                     source_version=m.source_version,
                 )
                 for m, server_id, version in latest.values()
-            ],
-            update_conflicts=True,
-            unique_fields=["connection", "resource_type", "identifier_system", "identifier_value"],
-            update_fields=["server_id", "server_version", "source_version", "updated_at"],
+            ]
         )
         for connection in {m.connection_id: m.connection for m, *_ in sends}.values():
             _reachable(connection)
@@ -662,8 +659,7 @@ def _reachable(connection: EhrConnection) -> None:
 def _remember(
     connection, resource_type, system, value, server_id, version, source_version=None
 ) -> None:
-    # One statement (INSERT … ON CONFLICT DO UPDATE) rather than a read, then a write.
-    RemoteResource.objects.bulk_create(
+    _remember_all(
         [
             RemoteResource(
                 connection=connection,
@@ -674,7 +670,15 @@ def _remember(
                 server_version=version,
                 source_version=source_version,
             )
-        ],
+        ]
+    )
+
+
+def _remember_all(held: list[RemoteResource]) -> None:
+    """What the EHRs now hold (one row per resource in ``held``)."""
+    # One statement (INSERT … ON CONFLICT DO UPDATE) rather than a read, then a write.
+    RemoteResource.objects.bulk_create(
+        held,
         update_conflicts=True,
         unique_fields=["connection", "resource_type", "identifier_system", "identifier_value"],
         update_fields=["server_id", "server_version", "source_version", "updated_at"],
