@@ -24,6 +24,8 @@ print(json.dumps({
     "layer_hosts": s.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts"),
     "email": s.EMAIL_BACKEND,
     "tz": s.TIME_ZONE,
+    "pool": s.DATABASES["default"].get("OPTIONS", {}).get("pool"),
+    "conn_max_age": s.DATABASES["default"]["CONN_MAX_AGE"],
 }))
 """
 
@@ -31,7 +33,8 @@ print(json.dumps({
 def load_settings(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {
         "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_BACKEND",
-        "TIME_ZONE", "TEST_DATABASE_NAME",
+        "TIME_ZONE", "TEST_DATABASE_NAME", "DB_POOL", "DB_POOL_MIN_SIZE", "DB_POOL_MAX_SIZE",
+        "DB_POOL_TIMEOUT", "DB_CONN_MAX_AGE",
     }}
     clean.update(env)
     return subprocess.run(
@@ -80,6 +83,20 @@ def test_database_url_and_redis_url_choose_postgresql_and_redis():
     assert s["layer_hosts"] == ["redis://cache.internal:6379/2"]
     assert s["hosts"] == ["handoff.example.org", "www.handoff.example.org"]
     assert s["tz"] == "America/Chicago"
+
+
+def test_postgresql_uses_a_connection_pool_unless_told_otherwise():
+    url = "postgres://postgres@db.internal:5432/handoff"
+    s = settings_with(SECRET_KEY="x" * 50, DATABASE_URL=url)
+    assert s["pool"] == {"min_size": 2, "max_size": 10, "timeout": 10}
+    assert s["conn_max_age"] == 0
+    s = settings_with(SECRET_KEY="x" * 50, DATABASE_URL=url, DB_POOL_MAX_SIZE="30")
+    assert s["pool"]["max_size"] == 30
+    # Persistent connections and the pool exclude each other: asking for one drops the other.
+    s = settings_with(SECRET_KEY="x" * 50, DATABASE_URL=url, DB_CONN_MAX_AGE="60")
+    assert (s["pool"], s["conn_max_age"]) == (None, 60)
+    assert settings_with(SECRET_KEY="x" * 50, DATABASE_URL=url, DB_POOL="false")["pool"] is None
+    assert settings_with(DEBUG="true")["pool"] is None  # SQLite: no pool
 
 
 def test_a_value_that_is_not_a_boolean_is_refused_by_name():
