@@ -11,7 +11,10 @@ status changes (receive, accept, start, then hold and resume in turn) by posting
 forms the page's buttons post. For each one it measures the time from just before the
 staff member's request is sent until the referrer's open page shows the new status
 (a MutationObserver in that page stamps the moment the status changes; both clocks are
-this machine's). Prints p50/p95/max. Target: p95 ≤ 150 ms.
+this machine's). The live signal carries the new status tag, so it shows when the signal
+arrives; the rest of the status section (actions, step, progress line) then comes from the
+page's re-fetch, which the benchmark waits for before the next change and reports too.
+Prints p50/p95/max. Target: p95 ≤ 150 ms.
 """
 
 from __future__ import annotations
@@ -69,8 +72,13 @@ OBSERVER = """
     window.__swapped = false;
   };
   window.__signals = [];
+  window.__refetched = [];
   document.body.addEventListener('referral-changed', () => window.__signals.push(Date.now()));
-  document.body.addEventListener('htmx:afterSwap', () => { window.__swapped = true; stamp(); });
+  document.body.addEventListener('htmx:afterSwap', (e) => {
+    window.__swapped = true;
+    stamp();
+    if (e.target && e.target.id === 'referral-status') window.__refetched.push(Date.now());
+  });
   new MutationObserver(stamp).observe(document.body, {subtree: true, childList: true});
 }
 """
@@ -191,6 +199,7 @@ def main() -> None:
             for action, label, data in plan(args.transitions):
                 seen = referrer_page.evaluate("() => window.__changes.length")
                 signals = referrer_page.evaluate("() => window.__signals.length")
+                refetches = referrer_page.evaluate("() => window.__refetched.length")
                 sent_at = time.time() * 1000
                 response = staff_context.request.post(
                     f"{base}/referrals/{referral.pk}/act/{action}/",
@@ -210,8 +219,17 @@ def main() -> None:
                 )
                 shown_at = handle.json_value()
                 signal_at = referrer_page.evaluate("(n) => window.__signals[n]", signals)
+                # The rest of the status section (actions, step, progress) comes from the
+                # page's re-fetch; wait for it too, so one change never overlaps the next.
+                refetched_at = referrer_page.wait_for_function(
+                    "(n) => window.__refetched.length > n ? window.__refetched[n] : null",
+                    arg=refetches,
+                    timeout=10_000,
+                ).json_value()
                 latencies.append(shown_at - sent_at)
-                parts.append((posted_at - sent_at, signal_at - sent_at, shown_at - signal_at))
+                parts.append(
+                    (posted_at - sent_at, signal_at - sent_at, shown_at - signal_at, refetched_at - sent_at)
+                )
             browser.close()
     finally:
         server.terminate()
@@ -224,10 +242,16 @@ def main() -> None:
         "   (target p95 ≤ 150 ms)"
     )
     for i, name in enumerate(
-        ["staff request answered", "change signal reached the page", "page re-fetched and updated"]
+        [
+            "staff request answered",
+            "signal (with status) reached page",
+            "status shown after the signal",
+            "rest of section re-fetched",
+        ]
     ):
         values = sorted(part[i] for part in parts)
-        print(f"  {name:<32} p50 {statistics.median(values):4.0f} ms")
+        p95_part = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        print(f"  {name:<34} p50 {statistics.median(values):4.0f} ms   p95 {p95_part:4.0f} ms")
 
 
 if __name__ == "__main__":

@@ -230,6 +230,40 @@ def test_consent_withdrawal_hides_details_from_the_open_receiving_page(
     expect(staff_page.get_by_text("617-555-0142")).to_have_count(0)
 
 
+def test_the_live_signal_alone_shows_the_new_status(new_page, live_url, cast):
+    """The signal carries the status tag: the referrer's detail page and patient page show
+    the new status even when their re-fetch never comes back; the re-fetch then brings the
+    rest (here it is blocked, to prove the status did not come from it)."""
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    referrer_page, staff_page = new_page(), new_page()
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    patient_page = referrer_page.context.new_page()  # the referrer's second tab
+    refetches = []
+
+    def block(route):
+        refetches.append(route.request.url)
+        route.abort()
+
+    referrer_page.route(re.compile(r".*[?&]part=live.*"), block)
+    referrer_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    expect(_status(referrer_page)).to_have_text("Sent")
+    wait_for_live(referrer_page)
+    patient_page.goto(f"{live_url}/patients/{cast['patient'].pk}/")
+    wait_for_live(patient_page)
+    row_status = patient_page.locator(f'[data-status-of="{sent.pk}"]').get_by_test_id("status")
+    expect(row_status).to_have_text("Sent")
+
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.goto(f"{live_url}/referrals/{sent.pk}/")  # opening it marks it seen
+    expect(_status(referrer_page)).to_have_text("Seen")
+    expect(row_status).to_have_text("Seen")
+    staff_page.get_by_role("button", name="Accept").click()
+    expect(_status(staff_page)).to_have_text("Accepted")
+    expect(_status(referrer_page)).to_have_text("Accepted")
+    expect(row_status).to_have_text("Accepted")
+    assert refetches  # the page did try to re-fetch the rest of its status section
+
+
 def test_referral_pages_pass_axe_and_work_from_the_keyboard(new_page, live_url, cast):
     sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
     admin = member(cast["food_bank"], Role.ORG_ADMIN, full_name="Fay Admin")

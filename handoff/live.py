@@ -13,6 +13,7 @@ from typing import Literal, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils.html import escape
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +65,30 @@ def publish_org_fragment(organization_id: int, html: str, roles: list[str] | Non
     transaction.on_commit(lambda: _send(org_group(organization_id), message))
 
 
-def referral_signal_html(referral_id: int) -> str:
-    """The fragment that tells a page "referral N changed": it carries no data at all.
+def referral_signal_html(referral_id: int, status_tags: dict[str, str] | None = None) -> str:
+    """The fragment that tells a page "referral N changed", with its new status tag.
 
-    Pages re-fetch what they show through their own (permission-checked) view when they see
-    it, because what a page shows depends on the viewer's side, tab and filters.
+    The status tag (the status label and "overdue", the same for both sides and free of any
+    personal detail) comes rendered once per interface language in ``<template>`` elements,
+    so an open page shows the new status the moment the signal arrives. Everything else a
+    page shows depends on the viewer's side, tab and filters (and carries their own CSRF
+    token), so pages re-fetch it through their own permission-checked view.
     """
+    templates = "".join(
+        f'<template data-lang="{escape(lang)}">{html}</template>'
+        for lang, html in (status_tags or {}).items()
+    )
     return (
-        f'<div id="live-signal" hidden hx-swap-oob="true" data-referral="{int(referral_id)}"></div>'
+        f'<div id="live-signal" hidden hx-swap-oob="true" data-referral="{int(referral_id)}">'
+        f"{templates}</div>"
     )
 
 
-def publish_referral_changed(referral_id: int, organization_ids: list[int]) -> None:
+def publish_referral_changed(
+    referral_id: int, organization_ids: list[int], status_tags: dict[str, str] | None = None
+) -> None:
     """Tell every open page of these organizations that a referral changed."""
-    html = referral_signal_html(referral_id)
+    html = referral_signal_html(referral_id, status_tags)
     for organization_id in organization_ids:
         publish_org_fragment(organization_id, html)
 

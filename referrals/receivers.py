@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.dispatch import receiver
+from django.template.loader import render_to_string
+from django.utils import translation
 
 from accounts.models import AuditEvent
 from handoff import live
 from referrals.models import Referral, ReferralEvent
 from referrals.signals import referral_changed
+
+
+def status_tags(referral: Referral) -> dict[str, str]:
+    """The referral's status tag rendered in every interface language (for the live signal)."""
+    tags = {}
+    for lang, _name in settings.LANGUAGES:
+        with translation.override(lang):
+            tags[lang] = render_to_string(
+                "referrals/_status_tag.html", {"referral": referral}
+            ).strip()
+    return tags
 
 
 @receiver(referral_changed, dispatch_uid="referrals.notify_and_publish")
@@ -22,7 +36,7 @@ def notify_and_publish(sender, referral: Referral, event: ReferralEvent, **kwarg
         organizations.append(referral.receiving_organization_id)
     # Registered first, so it is the first thing sent after commit: open pages update
     # before notifications and emails are written out.
-    live.publish_referral_changed(referral.pk, organizations)
+    live.publish_referral_changed(referral.pk, organizations, status_tags(referral))
     if sent:
         notify(referral, event)
     if event.kind in (ReferralEvent.Kind.STATUS, ReferralEvent.Kind.STEP):

@@ -50,6 +50,14 @@ def test_accept_reaches_both_sides_and_never_another_organization(
     signal = f'data-referral="{live_sent.pk}"'
     assert any(signal in frame for frame in received["referrer"])
     assert any(signal in frame for frame in received["staff"])
+    # the signal carries the new status tag, rendered once per interface language, so an
+    # open page shows "Accepted" before it re-fetches the rest
+    (frame,) = [f for f in received["referrer"] if signal in f]
+    for lang in ("en", "es"):
+        assert (
+            f'<template data-lang="{lang}"><span class="usa-tag handoff-status '
+            'handoff-status--accepted" data-testid="status">Accepted</span></template>'
+        ) in frame
     assert received["stranger"] == []
     # the referrer's notification badge is pushed to them alone
     assert any('id="nav-unread"' in frame for frame in received["referrer"])
@@ -79,5 +87,6 @@ def test_messages_are_pushed_live_to_the_other_side(live_sent, referrer, staff, 
     )
     assert any(f'data-referral="{live_sent.pk}"' in f for f in received["staff"])
     assert received["stranger"] == []
-    # the socket carries no content, only "referral N changed": pages re-fetch through views
+    # the socket carries no content, only "referral N changed" and its status tag: pages
+    # re-fetch the rest through their views
     assert not any("Hello" in f for f in received["staff"])
