@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,6 +67,14 @@ class Outcome(models.TextChoices):
     NOT_MET = "not-met", _("Need not met")
 
 
+def _choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """The label of ``value`` in the active language, or ``value`` itself if not a choice."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
 class ReferralQuerySet(models.QuerySet["Referral"]):
     def for_user(self, user: User) -> ReferralQuerySet:
         """Referrals the user's organizations sent or received.
@@ -99,6 +107,15 @@ class ReferralQuerySet(models.QuerySet["Referral"]):
 
     def overdue(self, now=None) -> ReferralQuerySet:
         return self.filter(status__in=AWAITING_RESPONSE, due_at__lt=now or timezone.now())
+
+    def status_counts(self, now=None) -> dict[str, tuple[int, int]]:
+        """``{status: (referrals, how many of them are past their due date)}``, one query."""
+        rows = (
+            self.order_by()
+            .values_list("status")
+            .annotate(n=Count("pk"), late=Count("pk", filter=Q(due_at__lt=now or timezone.now())))
+        )
+        return {status: (n, late) for status, n, late in rows}
 
 
 class Referral(models.Model):
@@ -201,6 +218,13 @@ class Referral(models.Model):
             ),
             # The overdue sweep: WHERE status IN ('requested','received') AND due_at < now
             models.Index(fields=["status", "due_at"], name="referral_overdue"),
+            # The inbox's New and Overdue tabs, soonest due first: walk this in order and stop
+            # after a page, instead of joining and sorting every waiting referral.
+            models.Index(
+                fields=["receiving_organization", "due_at", "-id"],
+                condition=Q(status__in=[Status.REQUESTED, Status.RECEIVED]),
+                name="referral_inbox_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -230,6 +254,17 @@ class Referral(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.status in TERMINAL
+
+    # The labels every list row shows. Django's generated get_FOO_display() rebuilds a dict of
+    # all the field's choices on each call; these look the value up in its enum instead.
+    def get_status_display(self) -> str:
+        return _choice_label(Status, self.status)
+
+    def get_priority_display(self) -> str:
+        return _choice_label(Priority, self.priority)
+
+    def get_business_status_display(self) -> str:
+        return _choice_label(BusinessStatus, self.business_status)
 
     def is_overdue(self, now=None) -> bool:
         return bool(
@@ -332,8 +367,21 @@ class Referral(models.Model):
             # Receivers write what must be written in this same transaction (the FHIR outbox)
             # and register their after-commit work (live updates, notifications).
             signals.referral_changed.send(sender=Referral, referral=locked, event=event)
-        self.refresh_from_db()
+        self._take_values_from(locked)
         return event
+
+    def _take_values_from(self, saved: Referral) -> None:
+        """Take the row as ``saved`` wrote it, keeping the related objects already loaded.
+
+        (``refresh_from_db`` would read the row again and drop every cached relation, so the
+        page shown next would load the patient, service and organizations one by one.)
+        """
+        for field in self._meta.concrete_fields:
+            value = getattr(saved, field.attname)
+            changed = getattr(self, field.attname) != value
+            if field.is_relation and changed and field.is_cached(self):
+                field.delete_cached_value(self)
+            setattr(self, field.attname, value)
 
     def _check_consent_for_sending(self, now) -> None:
         consent = self.consent
@@ -416,7 +464,7 @@ class Referral(models.Model):
                 data={"step": step, "intake_at": intake_at.isoformat() if intake_at else None},
             )
             signals.referral_changed.send(sender=Referral, referral=locked, event=event)
-        self.refresh_from_db()
+        self._take_values_from(locked)
         return event
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -31,19 +31,16 @@ from referrals.forms import (
 )
 from referrals.models import EmailPreference, Notification, ReasonCode, Referral
 from referrals.notify import publish_unread_count
-from referrals.transitions import TRANSITIONS, Side, Status, TransitionError
+from referrals.transitions import AWAITING_RESPONSE, TRANSITIONS, Side, Status, TransitionError
 
 REFERRING_ROLES = (Role.REFERRER, Role.ORG_ADMIN)
 RECEIVING_ROLES = (Role.CBO_STAFF, Role.ORG_ADMIN)
 
-INBOX_TABS = {
-    "new": (_("New"), Q(status__in=[Status.REQUESTED, Status.RECEIVED])),
-    "active": (
-        _("In progress"),
-        Q(status__in=[Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD]),
-    ),
+INBOX_TABS = {  # tab: (label, the statuses it shows; None: overdue, computed from due dates)
+    "new": (_("New"), (Status.REQUESTED, Status.RECEIVED)),
+    "active": (_("In progress"), (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD)),
     "overdue": (_("Overdue"), None),
-    "closed": (_("Closed"), Q(status__in=[Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED])),
+    "closed": (_("Closed"), (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED)),
 }
 
 
@@ -180,18 +177,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
     tab = request.GET.get("tab", "new")
     if tab not in INBOX_TABS:
         tab = "new"
-    counts = received.aggregate(
-        **{
-            name: Count("pk", filter=condition)
-            for name, (_label, condition) in INBOX_TABS.items()
-            if condition is not None
-        },
-        overdue=Count(
-            "pk", filter=Q(status__in=[Status.REQUESTED, Status.RECEIVED], due_at__lt=now)
-        ),
-    )
-    condition = INBOX_TABS[tab][1]
-    qs = received.overdue(now) if condition is None else received.filter(condition)
+    by_status = received.status_counts(now)  # one grouped query for every tab's count
+    counts = {
+        name: sum(by_status.get(status, (0, 0))[0] for status in statuses)
+        for name, (_label, statuses) in INBOX_TABS.items()
+        if statuses is not None
+    }
+    counts["overdue"] = sum(by_status.get(status, (0, 0))[1] for status in AWAITING_RESPONSE)
+    statuses = INBOX_TABS[tab][1]
+    qs = received.overdue(now) if statuses is None else received.filter(status__in=statuses)
     ordered = _with_list_data(qs).order_by(
         "due_at" if tab in ("new", "overdue") else "-updated_at", "-pk"
     )

@@ -65,3 +65,31 @@ def test_detail_queries_do_not_grow_with_messages_and_events(
     assert _count(client, url) == few
     with django_assert_max_num_queries(20):
         client.get(url)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL query plans")
+def test_the_new_and_overdue_tabs_can_walk_their_index_in_order():
+    """The New and Overdue tabs (soonest due first) read referral_inbox_due in order and stop
+    after a page: no sort of every waiting referral. Sequential scans are ruled out, since at
+    a test's few rows the planner rightly prefers them (benchmarks/inbox.py shows the real
+    figures at 10,000 referrals)."""
+    from django.utils import timezone
+
+    from directory.models import Organization
+    from referrals.models import Referral
+    from referrals.views import INBOX_TABS, PAGE_SIZE, _with_list_data
+
+    org = Organization(pk=1)
+    received = Referral.objects.received_by(org)
+    for qs in (
+        received.filter(status__in=INBOX_TABS["new"][1]),
+        received.overdue(timezone.now()),
+    ):
+        page = _with_list_data(qs).order_by("due_at", "-pk")[:PAGE_SIZE]
+        sql, params = page.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "referral_inbox_due" in plan, plan
+        assert "Sort" not in plan.split("referral_inbox_due")[0], plan
