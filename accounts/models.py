@@ -215,8 +215,10 @@ class AuditEvent(models.Model):
 
     @classmethod
     def record(cls, *, organization, actor, actor_organization, action, obj, detail="") -> AuditEvent:
+        """Write one line of ``organization``'s audit log (an Organization or its id: callers
+        that hold only the id, such as ``patient.organization_id``, need not load the row)."""
         return cls.objects.create(
-            organization=organization,
+            organization_id=organization if isinstance(organization, int) else organization.pk,
             actor=actor,
             actor_organization=actor_organization,
             action=action,

@@ -21,7 +21,14 @@ def need_names() -> dict[str, str]:
 
 
 def mark_read(referral: Referral, user) -> None:
-    ReadMark.objects.update_or_create(referral=referral, user=user, defaults={"read_at": timezone.now()})
+    """Move the user's read mark to now: one upsert (INSERT .. ON CONFLICT DO UPDATE), which
+    also holds when the same person has the referral open in two tabs at once."""
+    ReadMark.objects.bulk_create(
+        [ReadMark(referral=referral, user=user, read_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["referral", "user"],
+        update_fields=["read_at"],
+    )
 
 
 def unread_counts(user, organization, referrals: list[Referral]) -> dict[int, int]:
@@ -45,7 +52,7 @@ def record_view(referral: Referral, user, organization) -> None:
     if organization.pk == referral.patient.organization_id:
         return
     AuditEvent.record(
-        organization=referral.patient.organization,
+        organization=referral.patient.organization_id,
         actor=user,
         actor_organization=organization,
         action=AuditEvent.Action.VIEW_REFERRAL,

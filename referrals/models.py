@@ -313,6 +313,7 @@ class Referral(models.Model):
             # Lock the row: of two people pressing Accept at once, the second waits here and
             # then sees the status the first one set, so exactly one wins.
             locked = Referral.objects.select_for_update().get(pk=self.pk)
+            self._lend_loaded_relations(locked)
             side = locked.side_of(by, organization)
             transition = check(name, locked.status, side)
             if transition.needs_reason and reason not in ReasonCode.values:
@@ -369,6 +370,18 @@ class Referral(models.Model):
             signals.referral_changed.send(sender=Referral, referral=locked, event=event)
         self._take_values_from(locked)
         return event
+
+    def _lend_loaded_relations(self, locked: Referral) -> None:
+        """Give the freshly locked row the related objects this one already loaded, where it
+        still points at the same rows, so the transition and its receivers (notifications,
+        audit, the live signal) do not read the patient, service and organizations again."""
+        for field in self._meta.concrete_fields:
+            if (
+                field.is_relation
+                and field.is_cached(self)
+                and getattr(self, field.attname) == getattr(locked, field.attname)
+            ):
+                field.set_cached_value(locked, field.get_cached_value(self))
 
     def _take_values_from(self, saved: Referral) -> None:
         """Take the row as ``saved`` wrote it, keeping the related objects already loaded.
@@ -447,6 +460,7 @@ class Referral(models.Model):
             raise TransitionError(_("Give the date and time of the intake appointment."))
         with transaction.atomic():
             locked = Referral.objects.select_for_update().get(pk=self.pk)
+            self._lend_loaded_relations(locked)
             if locked.side_of(by, organization) != Side.RECEIVING:
                 raise TransitionError(_("Only the receiving organization can do this."))
             if locked.status not in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD):

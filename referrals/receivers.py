@@ -42,7 +42,7 @@ def notify_and_publish(sender, referral: Referral, event: ReferralEvent, **kwarg
     if event.kind in (ReferralEvent.Kind.STATUS, ReferralEvent.Kind.STEP):
         # Every change is on the audit log of the patient's organization.
         AuditEvent.record(
-            organization=referral.patient.organization,
+            organization=referral.patient.organization_id,
             actor=event.actor,
             actor_organization=event.actor_organization,
             action=AuditEvent.Action.CHANGE,

@@ -67,6 +67,27 @@ def test_detail_queries_do_not_grow_with_messages_and_events(
         client.get(url)
 
 
+def test_opening_a_new_referral_reads_the_loaded_rows_only_once(client, sent, staff):
+    """The first opening runs the receive transition, its notification, audit line and live
+    signal; they reuse the patient, service and organizations the page loaded (the locked row
+    borrows them) and the read mark is one upsert."""
+    client.force_login(staff)
+    client.get(reverse("referrals:inbox"))
+    url = reverse("referrals:detail", args=[sent.pk])
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    sent.refresh_from_db()
+    assert sent.status == "received"
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in first.captured_queries
+              if q["sql"].startswith("SELECT") and " FROM " in q["sql"]]
+    for table in ('"patients_patient"', '"directory_service"', '"directory_organization"'):
+        assert table not in tables, f"{table} read again"
+    assert len(first.captured_queries) <= 22
+    with CaptureQueriesContext(connection) as again:
+        assert client.get(url).status_code == 200
+    assert len(again.captured_queries) <= 12
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL query plans")
 def test_the_new_and_overdue_tabs_can_walk_their_index_in_order():
     """The New and Overdue tabs (soonest due first) read referral_inbox_due in order and stop
