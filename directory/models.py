@@ -695,9 +695,13 @@ def refresh_search_documents(services: models.QuerySet[Service], *, batch_size: 
 
 def _refresh_batch(ids: list[int], tree) -> None:
     terms_by_service: dict[int, list[tuple[int, str]]] = {}
-    for service_id, term_id, term_name in ServiceTaxonomy.objects.filter(
-        service_id__in=ids
-    ).values_list("service_id", "taxonomy_term_id", "taxonomy_term__name"):
+    # In the order the terms were linked, whatever plan the database picks: the document
+    # (and so each word's position in the search vector) is the same on every rebuild.
+    for service_id, term_id, term_name in (
+        ServiceTaxonomy.objects.filter(service_id__in=ids)
+        .order_by("pk")
+        .values_list("service_id", "taxonomy_term_id", "taxonomy_term__name")
+    ):
         terms_by_service.setdefault(service_id, []).append((term_id, term_name))
     changed, needs, lexicon = [], [], set()
     for service in Service.objects.filter(pk__in=ids).select_related("organization").only(

@@ -426,6 +426,20 @@ def _set_contacts(service: Service, phones: list[Phone], languages: list[Languag
 # --- PostgreSQL: one statement over directory_servicesearch --------------------------------
 
 
+# The tables a search row is made from, and how many services a deferred refresh must cover
+# before it first brings their planner statistics up to date.
+SEARCH_ROW_SOURCES = (
+    "directory_service",
+    "directory_serviceneed",
+    "directory_language",
+    "directory_servicetaxonomy",
+    "directory_serviceatlocation",
+    "directory_location",
+    "directory_schedule",
+)
+ANALYZE_BEFORE_REFRESH = 1000
+
+
 @contextmanager
 def deferred_search_rows() -> Iterator[None]:
     """Bulk writes inside refresh the search rows once, at the end (PostgreSQL; migration 0008).
@@ -452,6 +466,13 @@ def deferred_search_rows() -> Iterator[None]:
         finally:
             connection._search_rows_deferred = False
         cursor.execute("SELECT set_config('handoff.search_rows_deferred', 'off', true)")
+        cursor.execute("SELECT count(*) FROM directory_servicesearch_pending")
+        if cursor.fetchone()[0] >= ANALYZE_BEFORE_REFRESH:
+            # A bulk load leaves the planner with no statistics for what it wrote (autovacuum
+            # cannot see an open transaction); without them it planned a scan of every
+            # location for each service (at 100,000 services: ~25 minutes, not seconds).
+            # ANALYZE inside the transaction counts this transaction's own new rows.
+            cursor.execute(f"ANALYZE {', '.join(SEARCH_ROW_SOURCES)}")
         cursor.execute(
             "SELECT directory_servicesearch_refresh(ARRAY("
             "SELECT service_id FROM directory_servicesearch_pending))"
