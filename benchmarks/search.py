@@ -184,8 +184,11 @@ def explain(at: datetime | None) -> None:
     from django.utils import timezone
 
     from directory.search import (
+        BOX_PROBE_SQL,
+        FEW_LOCATIONS,
         SearchParams,
         bounding_box,
+        box_probe_args,
         corrected_words,
         search_statement,
         services_in_box,
@@ -205,12 +208,11 @@ def explain(at: datetime | None) -> None:
         cursor.execute(  # as the search runs it (directory.search._fetch_quickly)
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
         )
-        cursor.execute(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM directory_location"
-            " WHERE latitude BETWEEN %s AND %s AND longitude BETWEEN %s AND %s",
-            box,
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + BOX_PROBE_SQL, box_probe_args(box))
+        print(
+            f"    -- the box probe: up to {FEW_LOCATIONS} locations in the box give the services"
+            " the search starts from; more, and it checks each candidate's own coordinates"
         )
-        print("    -- the box: locations within it (decides where the search starts)")
         for (line,) in cursor.fetchall():
             print("    " + line)
         print("    -- the search statement" + (" (starting from the box's services)" if nearby else ""))
