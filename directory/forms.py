@@ -57,22 +57,16 @@ class ReadyChoices(BaseChoiceIterator):
     A form copies its fields for each instance, and setting or copying a list of choices
     normalizes or deep-copies every pair: for the search form's ~270 options that was ~2 ms
     of each search page. These lists are never changed in place, so copies share them.
-    ``source`` is the list, or a function returning it for choices read when the form is
-    made (the taxonomy).
     """
 
-    def __init__(self, source):
-        self.source = source
+    def __init__(self, choices: list[tuple[str, str]]):
+        self.choices = choices
 
     def __iter__(self):
-        yield from self.source() if callable(self.source) else self.source
+        return iter(self.choices)
 
     def __deepcopy__(self, memo):
         return self
-
-    def for_this_form(self) -> ReadyChoices:
-        """A copy holding the choices as they are now (read once per form, not per use)."""
-        return ReadyChoices(list(self))
 
 
 class QuickSelect(forms.Select):
@@ -122,12 +116,7 @@ class SearchForm(forms.Form):
         widget=QuickSelect,
     )
     term = forms.TypedChoiceField(
-        label=_("Type of service"),
-        required=False,
-        choices=ReadyChoices(term_choices),
-        coerce=int,
-        empty_value=None,
-        widget=QuickSelect,
+        label=_("Type of service"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
     zip = forms.CharField(label=_("Near ZIP code"), required=False, max_length=10)
     radius = forms.TypedChoiceField(
@@ -155,7 +144,7 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["term"].choices = self.fields["term"].choices.for_this_form()
+        self.fields["term"].choices = ReadyChoices(term_choices())  # read when the form is made
 
     def clean_zip(self) -> str:
         value = self.cleaned_data["zip"].strip()
