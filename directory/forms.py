@@ -3,8 +3,10 @@ from __future__ import annotations
 import functools
 
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.utils import flatatt
 from django.utils.choices import BaseChoiceIterator
+from django.utils.functional import cached_property
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -56,11 +58,13 @@ class ReadyChoices(BaseChoiceIterator):
 
     A form copies its fields for each instance, and setting or copying a list of choices
     normalizes or deep-copies every pair: for the search form's ~270 options that was ~2 ms
-    of each search page. These lists are never changed in place, so copies share them.
+    of each search page. These lists are never changed in place, so copies share them, and
+    each keeps its <option> markup per language (QuickSelect).
     """
 
     def __init__(self, choices: list[tuple[str, str]]):
         self.choices = choices
+        self._options_html: dict[str, str] = {}
 
     def __iter__(self):
         return iter(self.choices)
@@ -68,46 +72,117 @@ class ReadyChoices(BaseChoiceIterator):
     def __deepcopy__(self, memo):
         return self
 
+    def options_html(self, language: str) -> str:
+        html = self._options_html.get(language)
+        if html is None:
+            html = self._options_html[language] = _options_html(
+                tuple((str(value), str(label)) for value, label in self.choices)
+            )
+        return html
+
 
 class QuickSelect(forms.Select):
     """A <select> whose options are formatted in Python, not by a template each.
 
     The search form has about 170 options (110 taxonomy terms); through the option template
-    they took ~10 ms of every search page. The escaped options are kept per language and
+    they took ~10 ms of every search page. The options' markup is kept per language and
     list of choices (a few lists, two languages), so a page only marks the chosen one. Same
     markup, including the USWDS class that handoff.forms.USWDSRenderer adds to
     template-rendered selects.
     """
 
+    widget_type = "select"
+
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, attrs)
         if "usa-" not in final.get("class", ""):
             final["class"] = f"{final.get('class', '')} usa-select".strip()
-        chosen = set(self.format_value(value))
-        options = "\n".join(
-            f'<option value="{option}" selected>{label}</option>'
-            if raw in chosen
-            else f'<option value="{option}">{label}</option>'
-            for raw, option, label in _escaped_options(
-                get_language(), tuple((str(v), str(label)) for v, label in self.choices)
-            )
-        )
+        language = get_language()
+        if isinstance(self.choices, ReadyChoices):
+            options = self.choices.options_html(language)
+        else:
+            options = _options_html(tuple((str(v), str(label)) for v, label in self.choices))
+        for chosen in self.format_value(value):
+            start = f'<option value="{escape(chosen)}">'
+            options = options.replace(start, f"{start[:-1]} selected>", 1)
         return format_html(
             '<select name="{}"{}>\n{}\n</select>', name, flatatt(final), mark_safe(options)
         )
 
 
 @functools.lru_cache(maxsize=64)
-def _escaped_options(language: str, choices: tuple) -> tuple[tuple[str, str, str], ...]:
-    return tuple((value, escape(value), escape(label)) for value, label in choices)
+def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
+    # Keyed by the translated labels: the taxonomy's list is made anew for each form.
+    return "\n".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in choices)
+
+
+def _attrs_html(attrs: dict) -> str:
+    """What django/forms/widgets/attrs.html writes: True as a bare name, False left out."""
+    return "".join(
+        f" {escape(name)}" if value is True else f' {escape(name)}="{escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+class QuickInputMixin:
+    """An <input> written in Python, as django/forms/widgets/input.html writes it.
+
+    The search form's inputs rendered through three templates each (input, attrs, and the
+    project renderer's hook); QuickSelect's reasoning holds. Adds the USWDS class that
+    handoff.forms.USWDSRenderer adds to template-rendered inputs.
+    """
+
+    uswds_class = "usa-input"
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        final = widget["attrs"]
+        if self.uswds_class and "usa-" not in final.get("class", ""):
+            final["class"] = f"{final.get('class', '')} {self.uswds_class}".strip()
+        shown = "" if widget["value"] is None else f' value="{escape(widget["value"])}"'
+        return mark_safe(f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(final)}>')
+
+
+class QuickTextInput(QuickInputMixin, forms.TextInput):
+    widget_type = "text"
+
+
+class QuickNumberInput(QuickInputMixin, forms.NumberInput):
+    widget_type = "number"
+
+
+class QuickCheckboxInput(QuickInputMixin, forms.CheckboxInput):
+    uswds_class = "usa-checkbox__input"
+    widget_type = "checkbox"
+
+
+class QuickHiddenInput(QuickInputMixin, forms.HiddenInput):
+    uswds_class = ""
+    widget_type = "hidden"
+
+
+class QuickBoundField(BoundField):
+    """A bound field whose widget_type is the Django widget's a Quick* widget stands in for.
+
+    Django derives it from the widget's class name, and templates/forms/field.html lays out
+    a checkbox by it.
+    """
+
+    @cached_property
+    def widget_type(self) -> str:
+        return getattr(self.field.widget, "widget_type", None) or super().widget_type
 
 
 class SearchForm(forms.Form):
+    bound_field_class = QuickBoundField
+
     q = forms.CharField(
         label=_("Words"),
         required=False,
         max_length=200,
         help_text=_("For example: food pantry, rent, rides"),
+        widget=QuickTextInput,
     )
     need = forms.ChoiceField(
         label=_("Need"),
@@ -118,7 +193,7 @@ class SearchForm(forms.Form):
     term = forms.TypedChoiceField(
         label=_("Type of service"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
-    zip = forms.CharField(label=_("Near ZIP code"), required=False, max_length=10)
+    zip = forms.CharField(label=_("Near ZIP code"), required=False, max_length=10, widget=QuickTextInput)
     radius = forms.TypedChoiceField(
         label=_("Within"),
         required=False,
@@ -136,11 +211,13 @@ class SearchForm(forms.Form):
         widget=QuickSelect,
     )
     age = forms.IntegerField(
-        label=_("Age of the person"), required=False, min_value=0, max_value=120
+        label=_("Age of the person"), required=False, min_value=0, max_value=120, widget=QuickNumberInput
     )
-    accepting = forms.BooleanField(label=_("Only services accepting referrals"), required=False)
+    accepting = forms.BooleanField(
+        label=_("Only services accepting referrals"), required=False, widget=QuickCheckboxInput
+    )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=ReadyChoices(SORT_CHOICES), widget=QuickSelect)
-    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    page = forms.IntegerField(required=False, min_value=1, widget=QuickHiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -247,3 +247,41 @@ def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_
     assert "must not be below the minimum age" in response.content.decode()
     pantry.refresh_from_db()
     assert pantry.minimum_age is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"q": 'rent "help" <b>', "need": "food-insecurity", "zip": "02118", "radius": "5", "open": "now"},
+        {"zip": "00000", "age": "200", "accepting": "on", "language": "es", "sort": "distance", "page": "3"},
+    ],
+)
+def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(data):
+    """directory.forms' Quick* widgets stand in for Django's templates on the search page."""
+    from django import forms
+    from django.test.html import parse_html
+
+    from directory.forms import SearchForm
+
+    def templated(form: SearchForm) -> SearchForm:
+        for field in form.fields.values():
+            standard = next(
+                base
+                for base in type(field.widget).__mro__
+                if base.__module__ == "django.forms.widgets" and base is not forms.Widget
+            )
+            widget = standard(attrs=field.widget.attrs)
+            if isinstance(widget, forms.Select):
+                widget.choices = list(field.choices)
+            widget.is_required = field.widget.is_required
+            field.widget = widget
+        return form
+
+    quick, reference = SearchForm(data), templated(SearchForm(data))
+    quick.is_valid(), reference.is_valid()
+    for name in quick.fields:
+        assert type(quick[name].field.widget).__module__ == "directory.forms"
+        assert type(reference[name].field.widget).__module__ == "django.forms.widgets"
+        assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
+        assert parse_html(str(quick[name])) == parse_html(str(reference[name])), name
