@@ -15,7 +15,7 @@ import functools
 import math
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +23,7 @@ from datetime import datetime
 import zipcodes
 from django.db import connection, transaction
 from django.db.models import (
+    DEFERRED,
     BooleanField,
     Case,
     Count,
@@ -733,31 +734,31 @@ RESULT_ROW_JSON = """(SELECT json_build_object(
    WHERE sv.id = p.service_id)"""
 
 
-def _from_json(model, data: dict):
+def _from_json(model, data: dict, alias: str):
     """An instance of ``model`` from some of its columns as JSON; the others stay deferred."""
-    names, converters = _json_columns(model, tuple(data))
     return model.from_db(
-        connection.alias, names, [convert(data[name]) for name, convert in zip(names, converters, strict=True)]
+        alias,
+        None,  # every field given below, the missing ones as DEFERRED: from_db need not look
+        [DEFERRED if key is None else convert(data[key]) for key, convert in _json_columns(model, tuple(data))],
     )
 
 
 @functools.cache
-def _json_columns(model, keys: tuple[str, ...]) -> tuple[list[str], list]:
-    # Which fields a JSON object holds (the same few shapes every time) and how each value
-    # becomes Python: ~130 objects a page, and looking the fields up each time was a third
-    # of the cost.
-    fields = [f for f in model._meta.concrete_fields if f.attname in keys]
-    return [f.attname for f in fields], [f.to_python for f in fields]
+def _json_columns(model, keys: tuple[str, ...]) -> list[tuple[str | None, Callable | None]]:
+    # For each of the model's columns, its key in the JSON object (the same few shapes every
+    # time) and how the value becomes Python: ~110 objects a page, and looking the fields up
+    # each time was a third of the cost.
+    return [(f.attname, f.to_python) if f.attname in keys else (None, None) for f in model._meta.concrete_fields]
 
 
-def _result_from_json(display: dict, now: datetime) -> Service:
-    service = _from_json(Service, display["service"])
-    service.organization = _from_json(Organization, display["organization"])
-    _set_hours(service, [_from_json(Schedule, row) for row in display["schedules"]], now)
+def _result_from_json(display: dict, now: datetime, alias: str) -> Service:
+    service = _from_json(Service, display["service"], alias)
+    service.organization = _from_json(Organization, display["organization"], alias)
+    _set_hours(service, [_from_json(Schedule, row, alias) for row in display["schedules"]], now)
     _set_contacts(
         service,
-        [_from_json(Phone, row) for row in display["phones"]],
-        [_from_json(Language, row) for row in display["languages"]],
+        [_from_json(Phone, row, alias) for row in display["phones"]],
+        [_from_json(Language, row, alias) for row in display["languages"]],
     )
     return service
 
@@ -781,10 +782,11 @@ def search_services_postgresql(params: SearchParams, now: datetime) -> SearchRes
         page = num_pages
         rows = statement(page=page)
     services = []
+    alias = connection.alias
     for row in sorted((row for row in rows if row[0] == "page"), key=lambda row: row[3]):
         _kind, _service_id, _code, _n, distance, rank, display = row
         if display is not None:  # None: deleted since the statement ran
-            service = _result_from_json(display, now)
+            service = _result_from_json(display, now, alias)
             service.distance, service.rank = distance, rank
             services.append(service)
     facets: dict[str, list[tuple[str, int]]] = {"need": [], "language": []}
