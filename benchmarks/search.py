@@ -7,10 +7,10 @@ Uses its own PostgreSQL database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/handoff_bench; created if missing). For each size it
 builds a synthetic directory (generate_directory: N services at 0.6·N locations around
 Boston), runs a fixed mix of searches (words + need + near a ZIP within 10 miles + open now,
-first page with facet counts) through the full Django view with the test client, then
-replays the SQL each request ran, alone, on a plain cursor. Prints p50/p95 of both and the
-ratio, the growth of the request p95 between the two sizes, and the EXPLAIN (ANALYZE) of
-one search's statements.
+first page with facet counts) through the full Django view with the test client, and
+right after each request replays the SQL it ran, alone, on a plain cursor. Prints p50/p95
+of both and the ratio, the growth of the request p95 between the two sizes, and the
+EXPLAIN (ANALYZE) of one search's statements.
 
 "Open now" decides how many services pass the hours filter: at 11:00 on a weekday most
 do, on a Sunday evening few. --at sets the search's clock (directory.search's "now" only,
@@ -128,8 +128,7 @@ def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
 
     mix = search_mix(searches)
     clock = mock.patch.object(directory.search, "timezone", ShiftedClock(at)) if at else contextlib.nullcontext()
-    request_ms, sql_ms, totals = [], [], []
-    captured_all = []
+    request_ms, sql_ms, totals, queries = [], [], [], []
     with clock:
         referrer = member(ClinicFactory(name=f"Benchmark Clinic {size}"), Role.REFERRER)
         client = Client()
@@ -144,28 +143,28 @@ def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
             assert response.status_code == 200, response.status_code
             count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
             totals.append(int(count.group(1).replace(",", "")))
-            captured_all.append(
-                [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
-            )
-    # The same SQL alone: every statement the request ran, replayed on a plain cursor, in
-    # a transaction as the search runs its statement (its SET LOCAL settings then apply).
-    with connection.cursor() as cursor:
-        for statements in captured_all:
-            started = time.perf_counter()
-            with transaction.atomic():
-                for sql in statements:
-                    if sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
-                        continue
-                    cursor.execute(sql)
-                    cursor.fetchall()
-            sql_ms.append((time.perf_counter() - started) * 1000)
+            statements = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+            queries.append(len(statements))
+            # The same SQL alone, at once (a shared machine's speed drifts over a run; measured
+            # back to back, the request and its SQL see the same machine): every statement
+            # the request ran, replayed on a plain cursor, in a transaction as the search runs
+            # its statement (its SET LOCAL settings then apply).
+            with connection.cursor() as cursor:
+                started = time.perf_counter()
+                with transaction.atomic():
+                    for sql in statements:
+                        if sql.startswith(("SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
+                            continue
+                        cursor.execute(sql)
+                        cursor.fetchall()
+                sql_ms.append((time.perf_counter() - started) * 1000)
     figures = {
         "request_p50": statistics.median(request_ms),
         "request_p95": percentile(request_ms, 95),
         "sql_p50": statistics.median(sql_ms),
         "sql_p95": percentile(sql_ms, 95),
         "mean_results": statistics.mean(totals),
-        "queries": statistics.mean(len(s) for s in captured_all),
+        "queries": statistics.mean(queries),
     }
     figures["ratio_p95"] = figures["request_p95"] / figures["sql_p95"]
     print(
