@@ -227,12 +227,18 @@ def _sqlite_stem(word: str) -> str:
     return word
 
 
-def with_words(qs: QuerySet[Service], text: str) -> QuerySet[Service]:
-    """Services matching every word (or a close spelling of it), annotated with ``rank``."""
+def with_words(
+    qs: QuerySet[Service], text: str, variants: dict[str, list[str]] | None = None
+) -> QuerySet[Service]:
+    """Services matching every word (or a close spelling of it), annotated with ``rank``.
+
+    ``variants``: corrected_words() of the text's words, when the caller already has them.
+    """
     words = words_of(text)[:8]
     if not words:
         return qs.annotate(rank=Value(0.0, output_field=FloatField()))
-    variants = corrected_words(words)
+    if variants is None:
+        variants = corrected_words(words)
     if connection.vendor == "postgresql":
         query = ToTsQuery(Value(tsquery_text(words, variants)))
         return qs.annotate(rank=TsRankCd(SearchVectorColumn(), query)).filter(
@@ -324,8 +330,10 @@ def search_services_orm(params: SearchParams, now: datetime) -> SearchResults:
     """The search through the ORM on the normalized tables (SQLite; any database)."""
     tree = TermTree.load() if params.term is not None else None
     qs = filtered_services(params, now, tree=tree)
+    # The spellings are looked up once, for the page and both facet counts.
+    variants = corrected_words(words_of(params.q)[:8]) if params.q else None
     if params.q:
-        qs = with_words(qs, params.q)
+        qs = with_words(qs, params.q, variants)
     sort = _sort_for(params)
     qs = _with_distance(qs, params)
     if sort == "distance":
@@ -347,8 +355,8 @@ def search_services_orm(params: SearchParams, now: datetime) -> SearchResults:
         total=total,
         page=page,
         num_pages=num_pages,
-        need_facets=_need_facets(params, now, tree),
-        language_facets=_language_facets(params, now, tree),
+        need_facets=_need_facets(params, now, tree, variants),
+        language_facets=_language_facets(params, now, tree, variants),
         sort=sort,
     )
 
@@ -365,16 +373,16 @@ def _with_distance(qs: QuerySet[Service], params: SearchParams) -> QuerySet[Serv
     return qs.annotate(distance=Subquery(nearest, output_field=FloatField()))
 
 
-def _facet_base(params: SearchParams, now: datetime, tree, skip: str) -> QuerySet[Service]:
+def _facet_base(params: SearchParams, now: datetime, tree, skip: str, variants) -> QuerySet[Service]:
     qs = filtered_services(params, now, skip=frozenset({skip}), tree=tree)
     if params.q:
-        qs = with_words(qs, params.q)
+        qs = with_words(qs, params.q, variants)
     return qs.order_by().values("pk")
 
 
-def _need_facets(params: SearchParams, now: datetime, tree) -> list[tuple[str, int]]:
+def _need_facets(params: SearchParams, now: datetime, tree, variants) -> list[tuple[str, int]]:
     rows = (
-        ServiceNeed.objects.filter(service__in=_facet_base(params, now, tree, "need"))
+        ServiceNeed.objects.filter(service__in=_facet_base(params, now, tree, "need", variants))
         .values("category")
         .annotate(n=Count("service_id"))
         .order_by("-n", "category")
@@ -382,9 +390,9 @@ def _need_facets(params: SearchParams, now: datetime, tree) -> list[tuple[str, i
     return [(row["category"], row["n"]) for row in rows]
 
 
-def _language_facets(params: SearchParams, now: datetime, tree) -> list[tuple[str, int]]:
+def _language_facets(params: SearchParams, now: datetime, tree, variants) -> list[tuple[str, int]]:
     rows = (
-        Language.objects.filter(service__in=_facet_base(params, now, tree, "language"))
+        Language.objects.filter(service__in=_facet_base(params, now, tree, "language", variants))
         .values("code")
         .annotate(n=Count("service_id", distinct=True))
         .order_by("-n", "code")

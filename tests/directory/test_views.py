@@ -79,6 +79,35 @@ def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
     assert "0.2 miles away" in html
 
 
+def test_only_referrers_see_a_refer_button_on_a_result(client, referrer, staff, pantry):
+    refer_link = f'href="{reverse("referrals:new")}?service={pantry.pk}"'
+
+    html = sign_in(client, referrer).get(reverse("directory:search"), {"q": "pantry"}).content.decode()
+    assert refer_link in html
+
+    html = sign_in(client, staff).get(reverse("directory:search"), {"q": "pantry"}).content.decode()
+    assert "Weekly Food Pantry" in html
+    assert refer_link not in html
+    assert "usa-card__footer" not in html
+
+
+def test_facet_links_keep_the_other_filters_start_at_page_one_and_mark_the_chosen_one(
+    client, referrer, pantry
+):
+    sign_in(client, referrer)
+
+    response = client.get(
+        reverse("directory:search"), {"q": "pantry", "need": "food-insecurity", "language": "es", "page": "1"}
+    )
+
+    html = response.content.decode()
+    chosen_need = '<a href="?q=pantry&amp;language=es&amp;need=food-insecurity" aria-current="true" class="text-bold">'
+    assert chosen_need in html
+    assert '<a href="?q=pantry&amp;need=food-insecurity&amp;language=en">' in html  # not chosen
+    assert '<a href="?q=pantry&amp;need=food-insecurity&amp;language=es" aria-current="true"' in html
+    assert "page=" not in html.split('id="facet-needs"')[1].split("</section>")[0]
+
+
 def test_search_with_htmx_returns_only_the_results_fragment(client, referrer, pantry):
     sign_in(client, referrer)
 
@@ -104,15 +133,21 @@ def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_ban
         service = directory_service(
             name=f"Pantry {i}", organization=food_bank, terms=("food.food-pantry",), at=(42.34, -71.07), languages=("en", "es")
         )
-        ScheduleFactory(service=service)
+        # Open around the clock, so "open now" finds all 30 whatever the hour (the page's
+        # queries, prefetches included, then all run).
+        ScheduleFactory(service=service, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0))
     sign_in(client, referrer)
 
+    # SQLite: session, user, memberships, the form's terms, the word spellings (once), count,
+    # page, three prefetches, two facets, the unread badge, and the first request's session
+    # save (the current organization: savepoint, update, release).
     with django_assert_max_num_queries(16):
         response = client.get(
             reverse("directory:search"),
             {"q": "pantry", "need": "food-insecurity", "zip": "02118", "radius": "10", "open": "now", "language": "es"},
         )
     assert response.status_code == 200
+    assert response.content.decode().count('data-testid="result"') == 20
 
 
 # --- service page ---------------------------------------------------------------------------
