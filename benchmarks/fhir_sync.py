@@ -268,9 +268,9 @@ def make_changes(ids: list[int], step: str, producers: int) -> list[tuple[str, i
     """A change ``step`` on each referral, by ``producers`` processes in parallel."""
     import multiprocessing
 
-    from django.db import connections
+    from handoff.db import close_connections_before_fork
 
-    connections.close_all()  # each process opens its own
+    close_connections_before_fork()  # each process opens its own
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
     for n in range(producers):

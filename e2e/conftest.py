@@ -100,13 +100,14 @@ def _check_redis() -> None:
 def live_server_process(django_db_setup, django_db_blocker, mail_dir):
     from daphne.testing import DaphneProcess
     from django.conf import settings
-    from django.db import connections
+
+    from handoff.db import close_connections_before_fork
 
     _check_redis()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1", "localhost"]
     with django_db_blocker.unblock():
         # The child is forked: it must not share the parent's open database sockets.
-        connections.close_all()
+        close_connections_before_fork()
         process = DaphneProcess(
             "127.0.0.1", _make_application, setup=partial(_server_setup, str(mail_dir))
         )
