@@ -647,7 +647,8 @@ def search_statement(
     need_ok, language_ok = "true", "true"
     if params.need:
         args["need"] = params.need
-        need_ok = "s.needs @> ARRAY[%(need)s]::varchar[]"
+        # The need's bit (migration 0009); the planner computes it once, from the constant.
+        need_ok = "(s.needs_mask & directory_need_mask(ARRAY[%(need)s]::text[])) <> 0"
     if params.language:
         args["language"] = params.language
         language_ok = "s.languages @> ARRAY[%(language)s]::varchar[]"
@@ -671,11 +672,11 @@ def search_statement(
         # column is kept only where a later part reads it.
         base = f"""MATERIALIZED (
     SELECT service_id, need_ok, language_ok, closeness,
-           CASE WHEN language_ok THEN needs END AS needs,
+           CASE WHEN language_ok THEN needs_mask END AS needs_mask,
            CASE WHEN need_ok THEN languages END AS languages,
            CASE WHEN need_ok AND language_ok THEN name END AS name, rank
       FROM (SELECT s.service_id, {need_ok} AS need_ok, {language_ok} AS language_ok,
-                   {closeness} AS closeness, s.needs, s.languages, s.name, {rank} AS rank
+                   {closeness} AS closeness, s.needs_mask, s.languages, s.name, {rank} AS rank
               FROM directory_servicesearch s
              WHERE {where_sql}
             OFFSET 0) AS candidate
@@ -685,19 +686,19 @@ def search_statement(
         # counts each scan instead; the page by the name index when it is sorted by name.
         base = f"""NOT MATERIALIZED (
     SELECT s.service_id, {need_ok} AS need_ok, {language_ok} AS language_ok,
-           {closeness} AS closeness, s.needs, s.languages, s.name, {rank} AS rank
+           {closeness} AS closeness, s.needs_mask, s.languages, s.name, {rank} AS rank
       FROM directory_servicesearch s
      WHERE {where_sql} AND {within.replace("closeness", closeness)})"""
-    # counts: one pass, three groupings (GROUPING() tells them apart): by needs for the need
-    # facet, by languages for the language facet, and all for the total.
+    # counts: one pass, three groupings (GROUPING() tells them apart): by the needs' bits for
+    # the need facet, by languages for the language facet, and all for the total.
     sql = f"""WITH base AS {base},
 counts AS (
-    SELECT GROUPING(needs, languages) AS level, needs, languages,
+    SELECT GROUPING(needs_mask, languages) AS level, needs_mask, languages,
            count(*) FILTER (WHERE language_ok) AS for_needs,
            count(*) FILTER (WHERE need_ok) AS for_languages,
            count(*) FILTER (WHERE need_ok AND language_ok) AS hits
       FROM base
-     GROUP BY GROUPING SETS ((needs), (languages), ())
+     GROUP BY GROUPING SETS ((needs_mask), (languages), ())
 )
 SELECT 'page' AS kind, p.service_id, NULL::text AS code, row_number() OVER () AS n,
        {distance.replace("closeness", "p.closeness")}, p.rank, {RESULT_ROW_JSON} AS display
@@ -706,10 +707,10 @@ SELECT 'page' AS kind, p.service_id, NULL::text AS code, row_number() OVER () AS
 UNION ALL
 SELECT 'total', NULL, NULL, hits, NULL, NULL, NULL FROM counts WHERE level = 3
 UNION ALL
-SELECT 'need', NULL, code, sum(for_needs)::bigint, NULL, NULL, NULL
-  FROM counts CROSS JOIN LATERAL unnest(needs) AS code
- WHERE level = 1 AND for_needs > 0
- GROUP BY code
+SELECT 'need', NULL, need.code, sum(for_needs)::bigint, NULL, NULL, NULL
+  FROM counts CROSS JOIN unnest(directory_need_codes()) WITH ORDINALITY AS need(code, bit)
+ WHERE level = 1 AND for_needs > 0 AND (needs_mask & (1::bigint << (need.bit - 1)::int)) <> 0
+ GROUP BY need.code
 UNION ALL
 SELECT 'language', NULL, code, sum(for_languages)::bigint, NULL, NULL, NULL
   FROM counts CROSS JOIN LATERAL unnest(languages) AS code

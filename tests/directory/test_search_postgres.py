@@ -15,6 +15,7 @@ from directory.models import (
     Schedule,
     Service,
     ServiceAtLocation,
+    ServiceNeed,
 )
 from directory.search import (
     BOX_PROBE_SQL,
@@ -30,7 +31,7 @@ from directory.search import (
     services_for_need_postgresql,
     services_in_box,
 )
-from directory.taxonomy import TermTree
+from directory.taxonomy import NEED_NAMES, TermTree, sdoh_mapping
 from tests.factories import LocationFactory, ScheduleFactory, directory_service
 
 pytestmark = [
@@ -292,6 +293,37 @@ def test_truncating_a_source_table_rebuilds_the_rows(directory):
 
     assert names(SearchParams(open_day=1)) == []
     assert names(SearchParams(open_now=True), WEDNESDAY_2AM) == []
+
+
+def test_every_need_a_service_can_meet_has_its_own_bit(db):
+    """The search counts and filters needs by bits (migration 0009); a category without one
+    would be missing from the need facet and find nothing, so a new one needs a migration."""
+    categories = sorted(set(NEED_NAMES) | set(sdoh_mapping()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code, directory_need_mask(ARRAY[code]) FROM unnest(%s::text[]) AS code",
+            [categories],
+        )
+        masks = dict(cursor.fetchall())
+
+    assert sorted(masks) == categories
+    assert all(mask > 0 and mask & (mask - 1) == 0 for mask in masks.values()), masks  # one bit each
+    assert len(set(masks.values())) == len(categories)  # none shared
+
+
+def test_need_facet_counts_every_need_of_a_service(directory):
+    service = Service.objects.get(name="Weekly Food Pantry")
+    ServiceNeed.objects.filter(service=service).delete()
+    ServiceNeed.objects.bulk_create(
+        ServiceNeed(service=service, category=code) for code in ("sdoh-category-unspecified", "food-insecurity")
+    )  # the first and the last bit
+    pantry = SearchParams(q="weekly pantry")
+
+    found = search_services_postgresql(pantry, TUESDAY_NOON)
+
+    assert found.need_facets == [("food-insecurity", 1), ("sdoh-category-unspecified", 1)]
+    assert found.need_facets == search_services_orm(pantry, TUESDAY_NOON).need_facets
+    assert names(SearchParams(q="weekly pantry", need="sdoh-category-unspecified")) == ["Weekly Food Pantry"]
 
 
 # --- plans --------------------------------------------------------------------------------
