@@ -8,14 +8,14 @@ from django.forms.utils import flatatt
 from django.utils.choices import BaseChoiceIterator
 from django.utils.functional import cached_property
 from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from directory.languages import LANGUAGES
-from directory.models import WEEKDAYS, Schedule, Service, TaxonomyTerm
+from directory.models import WEEKDAYS, Schedule, Service
 from directory.search import Point, SearchParams, zip_point
-from directory.taxonomy import NEED_NAMES
+from directory.taxonomy import NEED_NAMES, term_choices
 
 RADIUS_CHOICES = [
     ("1", _("1 mile")),
@@ -42,15 +42,6 @@ SORT_CHOICES = [
     ("distance", _("Nearest first")),
     ("relevance", _("Best match first")),
 ]
-
-
-def term_choices() -> list[tuple[str, str]]:
-    """Top two levels of the shipped taxonomy, children indented under their parent."""
-    terms = TaxonomyTerm.objects.filter(vocabulary="handoff").exclude(code__regex=r"\..*\.")  # 3rd level
-    choices = [("", _("Any type of service"))]
-    for pk, code, name in terms.values_list("pk", "code", "name"):
-        choices.append((str(pk), ("\u2003" * code.count(".")) + name))
-    return choices
 
 
 class ReadyChoices(BaseChoiceIterator):
@@ -163,15 +154,42 @@ class QuickHiddenInput(QuickInputMixin, forms.HiddenInput):
 
 
 class QuickBoundField(BoundField):
-    """A bound field whose widget_type is the Django widget's a Quick* widget stands in for.
+    """A bound field written in Python, as templates/forms/field.html writes it.
 
-    Django derives it from the widget's class name, and templates/forms/field.html lays out
-    a checkbox by it.
+    The search page renders its ten field groups through that template on every request
+    (~1.3 ms); this writes the same markup, escaped the same way. widget_type is the Django
+    widget's a Quick* widget stands in for: Django derives it from the class name, and the
+    template (and this) lays out a checkbox by it.
     """
 
     @cached_property
     def widget_type(self) -> str:
         return getattr(self.field.widget, "widget_type", None) or super().widget_type
+
+    def as_field_group(self) -> SafeString:
+        auto_id = escape(self.auto_id)
+        errors = ""
+        if self.errors:
+            errors = (
+                f'<span class="usa-error-message" id="{auto_id}_error" role="alert">'
+                f"{' '.join(escape(error) for error in self.errors)}</span>"
+            )
+        if self.widget_type == "checkbox":
+            body = (
+                f'{errors}<div class="usa-checkbox">{self}<label class="usa-checkbox__label"'
+                f' for="{auto_id}">{escape(self.label)}</label></div>'
+            )
+        else:
+            required = (
+                ' <span class="usa-hint usa-hint--required" aria-hidden="true">*</span>'
+                if self.field.required
+                else ""
+            )
+            label_class = "usa-label usa-label--error" if self.errors else "usa-label"
+            hint = f'<div class="usa-hint" id="{auto_id}_helptext">{self.help_text}</div>' if self.help_text else ""
+            body = f'<label class="{label_class}" for="{auto_id}">{escape(self.label)}{required}</label>\n{hint}\n{errors}\n{self}'
+        group_class = "usa-form-group usa-form-group--error" if self.errors else "usa-form-group"
+        return mark_safe(f'<div class="{group_class}">\n{body}\n</div>')
 
 
 class SearchForm(forms.Form):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from django.core.cache import cache as django_cache
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -136,6 +138,37 @@ class TermTree:
 
 def needs_for_terms(term_ids: Iterable[int], tree: TermTree | None = None) -> set[str]:
     return (tree or TermTree.load()).needs_for_terms(term_ids)
+
+
+TERM_CHOICES_KEY = "directory:term-choices"
+# Each process keeps the list this long at most; its own edits (the admin, an import) clear
+# it at once (directory.apps), another process's show here within this time.
+TERM_CHOICES_SECONDS = 60
+
+
+def term_choices() -> list[tuple[str, str]]:
+    """Top two levels of the shipped taxonomy, children indented under their parent.
+
+    Kept in the cache: every search page shows the list, which changes only when someone
+    edits the taxonomy, and reading it took ~1.5 ms of each page.
+    """
+    rows = django_cache.get(TERM_CHOICES_KEY)
+    if rows is None:
+        from directory.models import TaxonomyTerm
+
+        terms = TaxonomyTerm.objects.filter(vocabulary="handoff").exclude(code__regex=r"\..*\.")  # 3rd level
+        rows = [
+            (str(pk), ("\u2003" * code.count(".")) + name)
+            for pk, code, name in terms.values_list("pk", "code", "name")
+        ]
+        django_cache.set(TERM_CHOICES_KEY, rows, TERM_CHOICES_SECONDS)
+    return [("", _("Any type of service")), *rows]
+
+
+def forget_term_choices(**_kwargs) -> None:
+    django_cache.delete(TERM_CHOICES_KEY)
+    # And once the edit commits: a page made before then may have kept the list as it was.
+    transaction.on_commit(lambda: django_cache.delete(TERM_CHOICES_KEY))
 
 
 def need_choices() -> list[tuple[str, str]]:

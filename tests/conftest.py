@@ -6,6 +6,14 @@ from accounts.models import Role
 from tests.factories import ClinicFactory, OrganizationFactory, member
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (the search form keeps the taxonomy's list there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory(name="Riverside Clinic")

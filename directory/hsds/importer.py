@@ -47,6 +47,7 @@ from directory.models import (
     refresh_search_documents,
 )
 from directory.search import deferred_search_rows
+from directory.taxonomy import forget_term_choices
 
 BATCH = 500  # ids per IN (...) list: under SQLite's limit on query parameters
 
@@ -804,6 +805,8 @@ class _Importer:
                     attrs["code"] = str(row.id)
             items.append((row.id, attrs))
         terms = self._upsert("taxonomy_term", items)
+        if items:  # written in bulk, without the signals that clear the search form's list
+            transaction.on_commit(forget_term_choices)
         self.pk["taxonomy_term"] = _pk_map(TaxonomyTerm, self._ids("taxonomy_term"))
         # Parents go in a second pass: a parent may be a term this import creates.
         with_parents = []

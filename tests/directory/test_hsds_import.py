@@ -156,6 +156,22 @@ def test_reimport_updates_in_place_without_duplicates(tmp_path):
     assert "Daily" in service.search_document
 
 
+def test_renaming_a_term_by_import_shows_in_the_search_form_once_it_commits(tmp_path, django_capture_on_commit_callbacks):
+    from directory.forms import SearchForm
+
+    pantry = TaxonomyTerm.objects.get(vocabulary="handoff", code="food.food-pantry")
+    assert "\u2003Food Pantry" in dict(SearchForm().fields["term"].choices)[str(pantry.pk)]  # kept
+    files = valid_files()
+    files["taxonomy_terms.csv"] = (
+        f"id,code,name,description,taxonomy\r\n{pantry.hsds_id},food.food-pantry,Food Shelf,Groceries to take home,handoff\r\n"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_path(write_package(tmp_path / "renamed", files))
+
+    assert dict(SearchForm().fields["term"].choices)[str(pantry.pk)] == "\u2003Food Shelf"
+
+
 def test_a_column_left_out_leaves_the_field_as_it_was(tmp_path):
     import_path(write_package(tmp_path / "first", valid_files()))
     Service.objects.filter(hsds_id=SERVICE).update(capacity=Service.Capacity.WAITLIST)

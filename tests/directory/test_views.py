@@ -293,11 +293,12 @@ def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_
     ],
 )
 def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(data):
-    """directory.forms' Quick* widgets stand in for Django's templates on the search page."""
+    """directory.forms' Quick* widgets and field groups stand in for the templates on the search page."""
     from django import forms
+    from django.forms.boundfield import BoundField
     from django.test.html import parse_html
 
-    from directory.forms import SearchForm
+    from directory.forms import QuickBoundField, SearchForm
 
     def templated(form: SearchForm) -> SearchForm:
         for field in form.fields.values():
@@ -314,9 +315,53 @@ def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(d
         return form
 
     quick, reference = SearchForm(data), templated(SearchForm(data))
+    reference.bound_field_class = BoundField  # field groups through templates/forms/field.html
     quick.is_valid(), reference.is_valid()
     for name in quick.fields:
+        assert type(quick[name]) is QuickBoundField and type(reference[name]) is BoundField
         assert type(quick[name].field.widget).__module__ == "directory.forms"
         assert type(reference[name].field.widget).__module__ == "django.forms.widgets"
         assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
         assert parse_html(str(quick[name])) == parse_html(str(reference[name])), name
+
+
+def test_a_python_written_field_group_marks_required_fields_and_checkbox_errors_as_the_template_does():
+    """What the search form does not show: a required field, a checkbox with an error, markup in a label."""
+    from django import forms
+    from django.forms.boundfield import BoundField
+    from django.test.html import parse_html
+
+    from directory.forms import QuickBoundField
+
+    class Example(forms.Form):
+        name = forms.CharField(label="Name <b>", help_text="As on the <em>ID</em>")
+        agree = forms.BooleanField(label="I agree & consent")
+
+    for data in ({}, {"name": "x", "agree": "on"}):
+        quick, reference = Example(data), Example(data)
+        quick.bound_field_class, reference.bound_field_class = QuickBoundField, BoundField
+        quick.is_valid(), reference.is_valid()
+        for name in quick.fields:
+            assert type(quick[name]) is QuickBoundField and type(reference[name]) is BoundField
+            assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
+    assert "usa-hint--required" in quick["name"].as_field_group()
+    assert "usa-checkbox__label" in quick["agree"].as_field_group()
+
+
+def test_the_search_form_keeps_the_list_of_service_types_until_a_term_changes(db, django_assert_num_queries):
+    from directory.forms import SearchForm
+    from directory.models import TaxonomyTerm
+
+    SearchForm()  # reads the list once
+    with django_assert_num_queries(0):
+        choices = list(SearchForm().fields["term"].choices)
+    food = TaxonomyTerm.objects.get(vocabulary="handoff", code="food")
+    assert (str(food.pk), "Food") in choices
+
+    food.name = "Food and groceries"
+    food.save()
+
+    assert (str(food.pk), "Food and groceries") in list(SearchForm().fields["term"].choices)
+    pantry = TaxonomyTerm.objects.get(vocabulary="handoff", code="food.food-pantry")
+    pantry.delete()
+    assert str(pantry.pk) not in dict(SearchForm().fields["term"].choices)
