@@ -331,11 +331,14 @@ def test_a_python_written_field_group_marks_required_fields_and_checkbox_errors_
     from django.forms.boundfield import BoundField
     from django.test.html import parse_html
 
+    from django.utils.safestring import mark_safe
+
     from directory.forms import QuickBoundField
 
     class Example(forms.Form):
         name = forms.CharField(label="Name <b>", help_text="As on the <em>ID</em>")
         agree = forms.BooleanField(label="I agree & consent")
+        note = forms.CharField(label=mark_safe("Note <abbr>(optional)</abbr>"), required=False)  # not escaped
 
     for data in ({}, {"name": "x", "agree": "on"}):
         quick, reference = Example(data), Example(data)
