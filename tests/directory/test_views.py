@@ -330,7 +330,6 @@ def test_a_python_written_field_group_marks_required_fields_and_checkbox_errors_
     from django import forms
     from django.forms.boundfield import BoundField
     from django.test.html import parse_html
-
     from django.utils.safestring import mark_safe
 
     from directory.forms import QuickBoundField
