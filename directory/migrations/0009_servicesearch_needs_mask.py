@@ -23,6 +23,8 @@ from django.db import migrations
 rows = importlib.import_module("directory.migrations.0005_service_search_rows")
 indexes = importlib.import_module("directory.migrations.0007_servicesearch_indexes")
 
+# Frozen here, not read from screening.instrument.SDOH_CATEGORIES: a row's bits must keep the
+# meaning they had when this migration wrote them, whatever that list becomes.
 NEED_CODES = [
     "food-insecurity",
     "housing-instability",

@@ -32,6 +32,7 @@ from directory.search import (
     services_in_box,
 )
 from directory.taxonomy import NEED_NAMES, TermTree, sdoh_mapping
+from screening.instrument import SDOH_CATEGORIES
 from tests.factories import LocationFactory, ScheduleFactory, directory_service
 
 pytestmark = [
@@ -298,7 +299,7 @@ def test_truncating_a_source_table_rebuilds_the_rows(directory):
 def test_every_need_a_service_can_meet_has_its_own_bit(db):
     """The search counts and filters needs by bits (migration 0009); a category without one
     would be missing from the need facet and find nothing, so a new one needs a migration."""
-    categories = sorted(set(NEED_NAMES) | set(sdoh_mapping()))
+    categories = sorted(set(NEED_NAMES) | set(sdoh_mapping()) | set(SDOH_CATEGORIES))  # screening's too
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT code, directory_need_mask(ARRAY[code]) FROM unnest(%s::text[]) AS code",
