@@ -3,14 +3,20 @@
     .venv/bin/python benchmarks/search.py [--sizes 100000,10000] [--searches 200]
                                           [--at 2026-11-24T11:00-05:00] [--reuse]
 
-Uses its own PostgreSQL database (BENCH_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/handoff_bench; created if missing). For each size it
-builds a synthetic directory (generate_directory: N services at 0.6·N locations around
-Boston), runs a fixed mix of searches (words + need + near a ZIP within 10 miles + open now,
-first page with facet counts) through the full Django view with the test client, and
-right after each request replays the SQL it ran, alone, on a plain cursor. Prints p50/p95
-of both and the ratio, the growth of the request p95 between the two sizes, and the
-EXPLAIN (ANALYZE) of one search's statements.
+Each size has its own PostgreSQL database, named after BENCH_DATABASE_URL's (default
+postgres://postgres@127.0.0.1:5432/handoff_bench) with the size appended: handoff_bench_100000,
+handoff_bench_10000 (created if missing). For each size a worker process builds a synthetic
+directory there (generate_directory: N services at 0.6·N locations around Boston; --reuse
+keeps one already built at that size) and signs a referrer in. Then the same fixed mix of
+searches (words + need + near a ZIP within 10 miles + open now, first page with facet
+counts) runs through the full Django view with the test client, search by search at each
+size in turn, and right after each request its SQL is replayed alone on a plain cursor.
+Prints p50/p95 of both and their ratio, the growth of the request p95 between the two sizes,
+and the EXPLAIN (ANALYZE) of one search's statements at the largest size.
+
+Why interleaved: this shared machine's speed drifts by up to half within minutes. Measured
+one size after the other, the growth figure compared two different machines; measured
+search by search, each size sees the same one (and each request and its SQL alone, too).
 
 "Open now" decides how many services pass the hours filter: at 11:00 on a weekday most
 do, on a Sunday evening few. --at sets the search's clock (directory.search's "now" only,
@@ -21,14 +27,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import ensure_database  # noqa: E402
 
 BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff_bench")
-os.environ["DATABASE_URL"] = BENCH_URL
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handoff.settings")
@@ -55,6 +63,12 @@ WORDS_BY_NEED = [
 ]
 
 
+def database_url(size: int) -> str:
+    """BENCH_DATABASE_URL with the size appended to the database's name."""
+    parts = urlsplit(BENCH_URL)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_{size}"))
+
+
 def build(size: int, *, reuse: bool) -> None:
     from django.core.management import call_command
     from django.db import connection
@@ -65,17 +79,22 @@ def build(size: int, *, reuse: bool) -> None:
 
     call_command("migrate", verbosity=0)
     if reuse and Service.objects.count() == size:
-        print(f"  reusing the {size} services already built")
+        log(f"  {size} services: reusing the directory already built")
         return
     with connection.cursor() as cursor:
-        # The benchmark database is its own: start every size from an empty directory.
+        # The benchmark database is its own: start from an empty directory.
         cursor.execute("TRUNCATE directory_organization, directory_searchword CASCADE")
     started = time.perf_counter()
     with deferred_search_rows():  # each search row written once, as an import should
         generate_directory(size, seed=42)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    print(f"  built {size} services in {time.perf_counter() - started:.0f} s")
+    log(f"  {size} services: built in {time.perf_counter() - started:.0f} s")
+
+
+def log(text: str) -> None:
+    # A worker's stdout carries its answers; what people read goes to stderr.
+    print(text, file=sys.stderr, flush=True)
 
 
 def search_mix(n: int) -> list[dict[str, str]]:
@@ -115,12 +134,49 @@ class ShiftedClock:
         return timezone.now() + self.offset
 
 
-def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
+def search_once(client, params: dict[str, str]) -> dict[str, float]:
+    """One search through the view, then the SQL it ran, alone, at once."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = client.get("/directory/", params, HTTP_HOST="localhost")
+        request_ms = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.status_code
+    count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
+    statements = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    # Every statement the request ran, replayed on a plain cursor, in a transaction as the
+    # search runs its statement (its SET LOCAL settings then apply).
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        with transaction.atomic():
+            for sql in statements:
+                if sql.startswith(("SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
+                    continue
+                cursor.execute(sql)
+                cursor.fetchall()
+        sql_ms = (time.perf_counter() - started) * 1000
+    return {
+        "request_ms": request_ms,
+        "sql_ms": sql_ms,
+        "total": int(count.group(1).replace(",", "")),
+        "queries": len(statements),
+    }
+
+
+def worker(size: int, searches: int, at: datetime | None, reuse: bool) -> None:
+    """One size's process: build, sign in, then answer "search N" and "explain" on stdin."""
     from unittest import mock
 
-    from django.db import connection, transaction
+    os.environ["DATABASE_URL"] = database_url(size)
+    import django
+
+    django.setup()
+    ensure_database()
+    build(size, reuse=reuse)
+
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     import directory.search
     from accounts.models import Role
@@ -128,53 +184,76 @@ def run(size: int, searches: int, at: datetime | None) -> dict[str, float]:
 
     mix = search_mix(searches)
     clock = mock.patch.object(directory.search, "timezone", ShiftedClock(at)) if at else contextlib.nullcontext()
-    request_ms, sql_ms, totals, queries = [], [], [], []
     with clock:
         referrer = member(ClinicFactory(name=f"Benchmark Clinic {size}"), Role.REFERRER)
         client = Client()
         client.force_login(referrer)
         for params in mix[:10]:  # warm caches and connections
             client.get("/directory/", params, HTTP_HOST="localhost")
-        for params in mix:
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get("/directory/", params, HTTP_HOST="localhost")
-                request_ms.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.status_code
-            count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
-            totals.append(int(count.group(1).replace(",", "")))
-            statements = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
-            queries.append(len(statements))
-            # The same SQL alone, at once (a shared machine's speed drifts over a run; measured
-            # back to back, the request and its SQL see the same machine): every statement
-            # the request ran, replayed on a plain cursor, in a transaction as the search runs
-            # its statement (its SET LOCAL settings then apply).
-            with connection.cursor() as cursor:
-                started = time.perf_counter()
-                with transaction.atomic():
-                    for sql in statements:
-                        if sql.startswith(("SAVEPOINT", "RELEASE", "UPDATE", "INSERT", "DELETE")):
-                            continue
-                        cursor.execute(sql)
-                        cursor.fetchall()
-                sql_ms.append((time.perf_counter() - started) * 1000)
-    figures = {
+        print("ready", flush=True)
+        for line in sys.stdin:
+            command = line.split()
+            if command[0] == "search":
+                print(json.dumps(search_once(client, mix[int(command[1])])), flush=True)
+            elif command[0] == "explain":
+                explain(at)
+                print("done", flush=True)
+
+
+class Worker:
+    """The parent's handle on one size's worker process."""
+
+    def __init__(self, size: int, args: argparse.Namespace) -> None:
+        self.size = size
+        command = [sys.executable, __file__, "--worker", str(size), "--searches", str(args.searches)]
+        command += ["--at", args.at.isoformat()] if args.at else []
+        command += ["--reuse"] if args.reuse else []
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.results: list[dict[str, float]] = []
+
+    def ask(self, command: str) -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.answer()
+
+    def answer(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the {self.size}-service worker stopped (exit {self.process.wait()})")
+        return line.rstrip("\n")
+
+    def relay(self, command: str) -> None:
+        """Print what the worker prints for ``command`` until it says it is done."""
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        while (line := self.answer()) != "done":
+            print(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def figures(size: int, results: list[dict[str, float]]) -> dict[str, float]:
+    request_ms = [r["request_ms"] for r in results]
+    sql_ms = [r["sql_ms"] for r in results]
+    found = {
         "request_p50": statistics.median(request_ms),
         "request_p95": percentile(request_ms, 95),
         "sql_p50": statistics.median(sql_ms),
         "sql_p95": percentile(sql_ms, 95),
-        "mean_results": statistics.mean(totals),
-        "queries": statistics.mean(queries),
+        "mean_results": statistics.mean(r["total"] for r in results),
+        "queries": statistics.mean(r["queries"] for r in results),
     }
-    figures["ratio_p95"] = figures["request_p95"] / figures["sql_p95"]
+    found["ratio_p95"] = found["request_p95"] / found["sql_p95"]
     print(
-        f"  {size:>7} services: request p50 {figures['request_p50']:.1f} ms, p95 "
-        f"{figures['request_p95']:.1f} ms | SQL alone p50 {figures['sql_p50']:.1f} ms, p95 "
-        f"{figures['sql_p95']:.1f} ms | request/SQL at p95 "
-        f"{figures['ratio_p95']:.2f}× | {figures['queries']:.0f} queries, "
-        f"{figures['mean_results']:.0f} matches on average"
+        f"  {size:>7} services: request p50 {found['request_p50']:.1f} ms, p95 "
+        f"{found['request_p95']:.1f} ms | SQL alone p50 {found['sql_p50']:.1f} ms, p95 "
+        f"{found['sql_p95']:.1f} ms | request/SQL at p95 "
+        f"{found['ratio_p95']:.2f}× | {found['queries']:.0f} queries, "
+        f"{found['mean_results']:.0f} matches on average"
     )
-    return figures
+    return found
 
 
 def explain(at: datetime | None) -> None:
@@ -227,23 +306,28 @@ def main() -> None:
     parser.add_argument("--at", type=datetime.fromisoformat, help="the search's clock (ISO 8601 with offset)")
     parser.add_argument("--reuse", action="store_true", help="keep a directory already built at that size")
     parser.add_argument("--no-explain", dest="explain", action="store_false", help="skip the query plans")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one size's process
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.searches, args.at, args.reuse)
+        return
 
-    import django
-
-    django.setup()
-    ensure_database()
     if args.at:
         print(f"searching as if at {args.at.isoformat()}")
-    results = {}
-    for size in (int(s) for s in args.sizes.split(",")):
-        print(f"{size} services:")
-        build(size, reuse=args.reuse)
-        results[size] = run(size, args.searches, args.at)
-        if args.explain:
-            explain(args.at)
-    if len(results) == 2:
-        small, large = sorted(results)
+    sizes = sorted({int(s) for s in args.sizes.split(",")}, reverse=True)
+    workers = []
+    for size in sizes:  # one at a time: a build uses both cores
+        workers.append(Worker(size, args))
+        if workers[-1].answer() != "ready":
+            raise SystemExit(f"the {size}-service worker did not start")
+    print(f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn:", flush=True)
+    for i in range(args.searches):
+        # Alternate which size goes first, so neither always follows the other.
+        for w in workers if i % 2 == 0 else workers[::-1]:
+            w.results.append(json.loads(w.ask(f"search {i}")))
+    results = {w.size: figures(w.size, w.results) for w in workers}
+    if len(sizes) == 2:
+        large, small = sizes
         growth = results[large]["request_p95"] / results[small]["request_p95"]
         print(f"growth of request p95 from {small} to {large} services: {growth:.2f}×")
         big = results[large]
@@ -253,6 +337,10 @@ def main() -> None:
             f"{'met' if growth <= 2 else 'NOT met'}), request/SQL {big['ratio_p95']:.2f}× (≤ 1.5: "
             f"{'met' if big['ratio_p95'] <= 1.5 else 'NOT met'})"
         )
+    if args.explain:
+        workers[0].relay("explain")  # at the largest size
+    for w in workers:
+        w.close()
 
 
 if __name__ == "__main__":
