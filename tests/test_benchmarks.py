@@ -1,0 +1,82 @@
+"""The search benchmark runs end to end at tiny sizes (it is not a timed test: no figure is judged).
+
+benchmarks/search.py is how the directory's performance targets are measured; this keeps the
+command itself working: its worker processes, one database per size, the searches run at both
+sizes in turn, and what it prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL")
+
+FIGURES = re.compile(
+    r"^ +(?P<size>\d+) services: request p50 [\d.]+ ms, p95 [\d.]+ ms \| SQL alone p50 [\d.]+ ms, "
+    r"p95 [\d.]+ ms \| request/SQL at p95 [\d.]+× \| (?P<queries>\d+) queries, (?P<matches>\d+) matches on average$",
+    re.MULTILINE,
+)
+
+
+def drop_databases(settings: dict, names: list[str]) -> None:
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname="postgres", autocommit=True
+    ) as admin:
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures():
+    settings = connection.settings_dict
+    prefix = f"{settings['NAME']}_bench"
+    databases = [f"{prefix}_600", f"{prefix}_300"]
+    drop_databases(settings, databases)
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{prefix}",
+    }
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "benchmarks/search.py",
+                *("--sizes", "600,300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = result.stdout
+        assert "6 searches, each at 600 and 300 services in turn:" in out
+        figures = {int(m["size"]): m for m in FIGURES.finditer(out)}
+        assert set(figures) == {600, 300}, out
+        # The same 8 statements a page at both sizes (the search page's bounded query count).
+        assert {m["queries"] for m in figures.values()} == {"8"}, out
+        assert int(figures[600]["matches"]) > 0, out  # the searches find services (results are read)
+        assert re.search(r"^growth of request p95 from 300 to 600 services: [\d.]+×$", out, re.MULTILINE), out
+        assert re.search(r"^targets at 600: request p95 [\d.]+ ms", out, re.MULTILINE), out
+        # The plans, relayed from the largest size's worker.
+        assert "-- the search statement" in out and "Execution Time:" in out, out
+        # Each size was built in its own database.
+        with psycopg.connect(
+            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=databases[0]
+        ) as first, psycopg.connect(
+            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=databases[1]
+        ) as second:
+            count = "SELECT count(*) FROM directory_service"
+            assert (first.execute(count).fetchone()[0], second.execute(count).fetchone()[0]) == (600, 300)
+    finally:
+        drop_databases(settings, databases)
