@@ -211,9 +211,12 @@ class Worker:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.results: list[dict[str, float]] = []
 
-    def ask(self, command: str) -> str:
+    def send(self, command: str) -> None:
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
+
+    def ask(self, command: str) -> str:
+        self.send(command)
         return self.answer()
 
     def answer(self) -> str:
@@ -224,8 +227,7 @@ class Worker:
 
     def relay(self, command: str) -> None:
         """Print what the worker prints for ``command`` until it says it is done."""
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
+        self.send(command)
         while (line := self.answer()) != "done":
             print(line)
 
