@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from directory.models import TaxonomyTerm
-from directory.taxonomy import load_taxonomy
+from directory.taxonomy import load_taxonomy, sdoh_mapping
 from e2e.helpers import assert_accessible, sign_in
 from tests.factories import (
     ClinicFactory,
@@ -78,4 +78,27 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
     # Started from the directory, a referral first asks whom it is for.
     expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Who is this referral for?")
+    assert_accessible(page)
+
+
+def test_the_first_results_show_without_scrolling_past_the_facets(page, live_url):
+    """Every need and several languages in the facets still leave the first result in view."""
+    if not TaxonomyTerm.objects.exists():
+        load_taxonomy()
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    mapping = sdoh_mapping()
+    every_need = tuple(dict.fromkeys(codes[0] for codes in mapping.values()))
+    for i in range(3):
+        directory_service(
+            name=f"Neighborhood Hub {i}", terms=every_need, at=(42.3399, -71.0752),
+            languages=("en", "es", "pt", "zh", "vi", "ht", "ar"),
+        )
+
+    sign_in(page, live_url, referrer.email)
+    page.goto("/directory/")
+    expect(page.get_by_test_id("result")).to_have_count(3)
+    expect(page.get_by_role("region", name="By need").get_by_role("listitem")).to_have_count(len(mapping))
+    expect(page.get_by_role("region", name="By language").get_by_role("listitem")).to_have_count(7)
+    first = page.get_by_test_id("result").first.bounding_box()
+    assert first["y"] + 80 < page.viewport_size["height"], (first, page.viewport_size)
     assert_accessible(page)
