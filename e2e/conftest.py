@@ -37,6 +37,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
             # Every browser test needs committed data: the server is another process.
             item.add_marker(pytest.mark.django_db(transaction=True))
+    # Browser tests last, whatever order the paths were given in: the session's Playwright
+    # keeps its event loop in the main thread until the run ends, and a later test calling
+    # async_to_sync there (the live-update tests) would fail.
+    items.sort(key=lambda item: "e2e" in str(item.fspath))
 
 
 def _chromium_path() -> str:
