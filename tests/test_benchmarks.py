@@ -28,10 +28,15 @@ FIGURES = re.compile(
 )
 
 
+def connect(settings: dict, dbname: str, **options) -> psycopg.Connection:
+    """A connection of our own to ``dbname`` on the test database's server."""
+    return psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=dbname, **options
+    )
+
+
 def drop_databases(settings: dict, names: list[str]) -> None:
-    with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname="postgres", autocommit=True
-    ) as admin:
+    with connect(settings, "postgres", autocommit=True) as admin:
         for name in names:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -71,12 +76,11 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         # The plans, relayed from the largest size's worker.
         assert "-- the search statement" in out and "Execution Time:" in out, out
         # Each size was built in its own database.
-        with psycopg.connect(
-            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=databases[0]
-        ) as first, psycopg.connect(
-            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=databases[1]
-        ) as second:
-            count = "SELECT count(*) FROM directory_service"
-            assert (first.execute(count).fetchone()[0], second.execute(count).fetchone()[0]) == (600, 300)
+        count = "SELECT count(*) FROM directory_service"
+        built = []
+        for name in databases:
+            with connect(settings, name) as db:
+                built.append(db.execute(count).fetchone()[0])
+        assert built == [600, 300]
     finally:
         drop_databases(settings, databases)
