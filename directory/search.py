@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import zipcodes
+from django.core.cache import cache as django_cache
 from django.db import connection, transaction
 from django.db.models import (
-    DEFERRED,
     BooleanField,
     Case,
     Count,
@@ -41,6 +41,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
@@ -179,10 +180,29 @@ class TsMatches(Func):
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+# A word's spellings are kept this long (in each process, with the default cache). They only
+# add spellings to look for: the word as typed is always searched too, so a lexicon changed
+# since (a service edited, an import) cannot hide what the word itself matches; a new
+# near-spelling of a mistyped word is suggested within this time.
+SPELLINGS_SECONDS = 300
+
+
 def corrected_words(words: list[str]) -> dict[str, list[str]]:
     """Each query word with the lexicon words it may have meant (itself when known)."""
     if not words:
         return {}
+    keys = {f"directory:spellings:{word}": word for word in dict.fromkeys(words)}
+    result = {keys[key]: spellings for key, spellings in django_cache.get_many(keys).items()}
+    missing = [word for word in keys.values() if word not in result]
+    if missing:
+        found = _spellings(missing)
+        django_cache.set_many({f"directory:spellings:{w}": v for w, v in found.items()}, SPELLINGS_SECONDS)
+        result.update(found)
+    return result
+
+
+def _spellings(words: list[str]) -> dict[str, list[str]]:
+    """corrected_words() from the lexicon, for distinct words."""
     result: dict[str, list[str]] = {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -193,7 +213,7 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
                 " ORDER BY similarity(k.word, w.word) DESC, k.word LIMIT 2)"
                 " FROM unnest(%s::text[]) AS w(word)"
                 " WHERE NOT EXISTS (SELECT 1 FROM directory_searchword k WHERE k.word = w.word)",
-                [list(dict.fromkeys(words))],
+                [words],
             )
             for word, alternatives in cursor.fetchall():
                 result[word] = [word, *alternatives]
@@ -558,11 +578,23 @@ def box_probe_args(box: tuple[float, float, float, float]) -> dict:
     }
 
 
+# A box found to hold many locations is remembered this long (in each process, with the default
+# cache). Forgetting sooner is never needed for correct results: without the ids the search
+# checks every candidate's own coordinates, which is exact whatever the box holds now.
+DENSE_BOX_SECONDS = 3600
+
+
 def services_in_box(box: tuple[float, float, float, float]) -> list[int] | None:
     """Ids of services with a location in the box, or None when the box holds many."""
+    key = "directory:dense-box:" + ",".join(f"{edge:.6f}" for edge in box)
+    if django_cache.get(key):
+        return None
     with connection.cursor() as cursor:
         cursor.execute(BOX_PROBE_SQL, box_probe_args(box))
-        return cursor.fetchone()[0]
+        ids = cursor.fetchone()[0]
+    if ids is None:
+        django_cache.set(key, True, DENSE_BOX_SECONDS)
+    return ids
 
 
 def _open_now_sql(now: datetime, args: dict) -> str:
@@ -744,20 +776,25 @@ RESULT_ROW_JSON = """(SELECT json_build_object(
 
 
 def _from_json(model, data: dict, alias: str):
-    """An instance of ``model`` from some of its columns as JSON; the others stay deferred."""
-    return model.from_db(
-        alias,
-        None,  # every field given below, the missing ones as DEFERRED: from_db need not look
-        [DEFERRED if key is None else convert(data[key]) for key, convert in _json_columns(model, tuple(data))],
-    )
+    """An instance of ``model`` from some of its columns as JSON; the others stay deferred.
+
+    What Model.from_db makes, as loading a queryset's row with .only() would, without
+    running Model.__init__ (no init signals are connected to these models): ~110 instances a
+    page, and __init__'s walk over every field, deferred or not, was most of their cost. A
+    column left out is deferred the usual way (it is missing from the instance's __dict__).
+    """
+    instance = model.__new__(model)
+    instance.__dict__.update({attname: convert(data[attname]) for attname, convert in _json_columns(model, tuple(data))})
+    state = instance._state = ModelState()
+    state.adding, state.db = False, alias
+    return instance
 
 
 @functools.cache
-def _json_columns(model, keys: tuple[str, ...]) -> list[tuple[str | None, Callable | None]]:
-    # For each of the model's columns, its key in the JSON object (the same few shapes every
-    # time) and how the value becomes Python: ~110 objects a page, and looking the fields up
-    # each time was a third of the cost.
-    return [(f.attname, f.to_python) if f.attname in keys else (None, None) for f in model._meta.concrete_fields]
+def _json_columns(model, keys: tuple[str, ...]) -> list[tuple[str, Callable]]:
+    # The model's columns in the JSON object (the same few shapes every time) and how each
+    # value becomes Python; looking the fields up per instance was a third of the cost.
+    return [(f.attname, f.to_python) for f in model._meta.concrete_fields if f.attname in keys]
 
 
 def _result_from_json(display: dict, now: datetime, alias: str) -> Service:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from directory.search import Point, SearchParams, haversine_miles, search_services, zip_point
 from directory.taxonomy import TermTree
@@ -190,6 +192,31 @@ def test_small_typos_still_find_the_service():
     directory_service(name="Weekly Food Pantry")
 
     assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+
+
+def test_a_word_searched_before_still_finds_services_added_since():
+    # The word's spellings are kept a while after the first search (directory.search
+    # SPELLINGS_SECONDS); the word as typed is searched all the same.
+    directory_service(name="Weekly Food Pantry")
+    assert search_services(SearchParams(q="diapers")).total == 0
+
+    directory_service(name="Diaper bank", description="Diapers and wipes for babies.")
+
+    assert names(search_services(SearchParams(q="diapers"))) == ["Diaper bank"]
+
+
+def test_a_mistyped_word_is_looked_up_once_and_corrected_every_time():
+    directory_service(name="Weekly Food Pantry")
+    with CaptureQueriesContext(connection) as first:
+        assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+    with CaptureQueriesContext(connection) as again:
+        assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+
+    def lexicon_queries(captured):
+        return [q for q in captured.captured_queries if "searchword" in q["sql"]]
+
+    assert lexicon_queries(first)
+    assert lexicon_queries(again) == []
 
 
 def test_results_come_in_pages_of_twenty():

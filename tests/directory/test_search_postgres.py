@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from directory.models import (
     Language,
@@ -226,6 +227,23 @@ def test_a_box_with_many_locations_checks_each_candidate_instead(directory, monk
     assert services_in_box(bounding_box(BOSTON, 10)) is None
     assert_same(SearchParams(origin=BOSTON, radius=10), TUESDAY_NOON)
     assert_same(SearchParams(origin=BOSTON, radius=3, need="food-insecurity"), TUESDAY_NOON)
+
+
+def test_a_box_known_to_hold_many_locations_is_not_probed_again_and_still_finds_new_services(
+    directory, monkeypatch
+):
+    monkeypatch.setattr("directory.search.FEW_LOCATIONS", 3)
+    params = SearchParams(origin=BOSTON, radius=10, sort="distance")
+    before = search_services_postgresql(params, TUESDAY_NOON).total
+
+    directory_service(name="Opened this morning", at=north(0.5))
+    with CaptureQueriesContext(connection) as captured:
+        results = search_services_postgresql(params, TUESDAY_NOON)
+
+    assert results.total == before + 1
+    assert "Opened this morning" in [s.name for s in results.services]
+    assert not [q for q in captured.captured_queries if "directory_location" in q["sql"]]
+    assert_same(params, TUESDAY_NOON)
 
 
 # --- the search rows follow every edit ------------------------------------------------------
