@@ -68,8 +68,9 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         assert "6 searches, each at 600 and 300 services in turn:" in out
         figures = {int(m["size"]): m for m in FIGURES.finditer(out)}
         assert set(figures) == {600, 300}, out
-        # The same 8 statements a page at both sizes (the search page's bounded query count).
-        assert {m["queries"] for m in figures.values()} == {"8"}, out
+        # At most 8 statements a page at both sizes (the search page's bounded query count):
+        # fewer once a search's words (and a box with many locations) were looked up before.
+        assert all(6 <= int(m["queries"]) <= 8 for m in figures.values()), out
         assert int(figures[600]["matches"]) > 0, out  # the searches find services (results are read)
         assert re.search(r"^growth of request p95 from 300 to 600 services: [\d.]+×$", out, re.MULTILINE), out
         assert re.search(r"^targets at 600: request p95 [\d.]+ ms", out, re.MULTILINE), out
