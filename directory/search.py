@@ -196,7 +196,7 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
     missing = [word for word in keys.values() if word not in result]
     if missing:
         found = _spellings(missing)
-        django_cache.set_many({f"directory:spellings:{w}": v for w, v in found.items()}, SPELLINGS_SECONDS)
+        django_cache.set_many({key: found[word] for key, word in keys.items() if word in found}, SPELLINGS_SECONDS)
         result.update(found)
     return result
 

@@ -204,6 +204,11 @@ def test_a_word_searched_before_still_finds_services_added_since():
 
     assert names(search_services(SearchParams(q="diapers"))) == ["Diaper bank"]
 
+    # A mistyped word kept with its correction still finds a service that has the word as typed.
+    assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+    directory_service(name="Pantyr Market")
+    assert "Pantyr Market" in names(search_services(SearchParams(q="pantyr")))
+
 
 def test_a_mistyped_word_is_looked_up_once_and_corrected_every_time():
     directory_service(name="Weekly Food Pantry")
