@@ -272,6 +272,7 @@ def explain(at: datetime | None) -> None:
         corrected_words,
         search_statement,
         services_in_box,
+        statement_settings_sql,
         tsquery_text,
         words_of,
         zip_point,
@@ -285,9 +286,7 @@ def explain(at: datetime | None) -> None:
     sql, args = search_statement(params, now, tsquery=tsquery_text(words, corrected_words(words)), nearby=nearby)
     print(f"  EXPLAIN of one search ({params.q!r}, {params.need}, 10 miles of 02118, open now):")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(  # as the search runs it (directory.search._fetch_quickly)
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
-        )
+        cursor.execute(statement_settings_sql())  # as the search runs it (directory.search._fetch_quickly)
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + BOX_PROBE_SQL, box_probe_args(box))
         print(
             f"    -- the box probe: up to {FEW_LOCATIONS} locations in the box give the services"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import zipcodes
+from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.db import connection, transaction
 from django.db.models import (
@@ -859,18 +860,32 @@ def _run_search_statement(
     return _fetch_quickly(sql, args)
 
 
+def statement_settings_sql() -> str:
+    """The settings this module's statements run with (SET LOCAL: until their transaction ends).
+
+    They take tens of milliseconds. Were their estimated cost to pass jit_above_cost, JIT
+    compilation alone would add ~80 ms. One parallel worker at most (settings
+    SEARCH_PARALLEL_WORKERS), and a tuple handed from it costed at half PostgreSQL's default:
+    the planner then takes one only for a statement reading many rows (at 100,000 services,
+    a common word's ~22,500; never at 10,000), where on this 2-core machine it cut that
+    statement by ~10%, and not for the rest, whose p50 did not move (benchmarks/search.py). A
+    worker only helps while a core is idle; on a server kept busy set it to 0.
+    """
+    workers = max(0, int(settings.SEARCH_PARALLEL_WORKERS))
+    return (
+        "SELECT set_config('jit', 'off', true),"
+        f" set_config('max_parallel_workers_per_gather', '{workers}', true),"
+        " set_config('parallel_tuple_cost', '0.05', true)"
+    )
+
+
 def _fetch_quickly(sql: str, args: dict) -> list[tuple]:
     """Run one of this module's statements in a transaction of its own settings.
 
-    They take tens of milliseconds. Were their estimated cost to pass jit_above_cost, JIT
-    compilation alone would add ~80 ms; and parallel workers cost more to start and feed
-    than they save on a small server (measured on 2 cores, with other work running).
     Inside a caller's transaction the settings last until it ends (no savepoint needed).
     """
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
-        )
+        cursor.execute(statement_settings_sql())
         cursor.execute(sql, args)
         return cursor.fetchall()
 

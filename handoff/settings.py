@@ -212,6 +212,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Handoff <handoff@localhost>")
 
+# --- Directory search: parallel workers a search statement may use (statement_settings_sql).
+SEARCH_PARALLEL_WORKERS = env_int("SEARCH_PARALLEL_WORKERS", 1)
+
 # --- Internationalization: English and Spanish now, every string marked for translation.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]

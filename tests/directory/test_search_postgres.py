@@ -6,7 +6,7 @@ import random
 from datetime import UTC, date, datetime, time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from directory.models import (
@@ -31,6 +31,7 @@ from directory.search import (
     services_for_need_orm,
     services_for_need_postgresql,
     services_in_box,
+    statement_settings_sql,
 )
 from directory.taxonomy import NEED_NAMES, TermTree, sdoh_mapping
 from screening.instrument import SDOH_CATEGORIES
@@ -206,6 +207,44 @@ def test_suggestions_for_a_need_are_the_orms(directory, need, origin, language, 
     assert [s.name for s in fast] == [s.name for s in orm]
     for a, b in zip(fast, orm, strict=True):
         assert a.distance == pytest.approx(b.distance, abs=1e-3) if b.distance is not None else a.distance is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SearchParams(q="food", need="food-insecurity", origin=BOSTON, radius=25, open_now=True),
+        SearchParams(need="food-insecurity", language="es", open_now=True),
+    ],
+    ids=["words-near-a-place", "no-words"],
+)
+def test_a_statement_read_by_a_parallel_worker_answers_as_one_read_alone(directory, params):
+    sql, args = search_statement(params, TUESDAY_NOON, tsquery="food:*" if params.q else None)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cursor.execute(sql, args)
+        alone = cursor.fetchall()
+        # A directory this small gets a worker only when one is made to cost nothing.
+        for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+            cursor.execute(f"SET LOCAL {setting} = 0")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 1")
+        cursor.execute("EXPLAIN (COSTS OFF) " + sql, args)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(sql, args)
+        parallel = cursor.fetchall()
+
+    assert "Workers Planned: 1" in plan, plan  # every function the statement calls is parallel safe
+    assert alone, "the search found nothing to compare"
+    assert sorted(map(repr, parallel)) == sorted(map(repr, alone))
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_search_statements_take_their_parallel_workers_from_the_settings(db, settings, workers):
+    settings.SEARCH_PARALLEL_WORKERS = workers
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement_settings_sql())
+        cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+        assert cursor.fetchone() == ("off", str(workers))
 
 
 def test_a_box_with_few_locations_starts_from_them_and_answers_the_same(directory):
