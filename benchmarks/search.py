@@ -315,6 +315,10 @@ def main() -> None:
 
     if args.at:
         print(f"searching as if at {args.at.isoformat()}")
+    # As the workers will read it, from the environment.
+    from handoff.settings import SEARCH_PARALLEL_WORKERS
+
+    print(f"parallel workers a search may use (SEARCH_PARALLEL_WORKERS): {SEARCH_PARALLEL_WORKERS}")
     sizes = sorted({int(s) for s in args.sizes.split(",")}, reverse=True)
     workers = []
     for size in sizes:  # one at a time: a build uses both cores
