@@ -871,10 +871,9 @@ def statement_settings_sql() -> str:
     statement by ~10%, and not for the rest, whose p50 did not move (benchmarks/search.py). A
     worker only helps while a core is idle; on a server kept busy set it to 0.
     """
-    workers = max(0, int(settings.SEARCH_PARALLEL_WORKERS))
     return (
         "SELECT set_config('jit', 'off', true),"
-        f" set_config('max_parallel_workers_per_gather', '{workers}', true),"
+        f" set_config('max_parallel_workers_per_gather', '{settings.SEARCH_PARALLEL_WORKERS:d}', true),"
         " set_config('parallel_tuple_cost', '0.05', true)"
     )
 

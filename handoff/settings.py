@@ -214,6 +214,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Handoff <handoff@localhost>"
 
 # --- Directory search: parallel workers a search statement may use (statement_settings_sql).
 SEARCH_PARALLEL_WORKERS = env_int("SEARCH_PARALLEL_WORKERS", 1)
+if SEARCH_PARALLEL_WORKERS < 0:
+    raise ImproperlyConfigured(f"SEARCH_PARALLEL_WORKERS={SEARCH_PARALLEL_WORKERS} is below 0 (use 0 for none).")
 
 # --- Internationalization: English and Spanish now, every string marked for translation.
 LANGUAGE_CODE = "en"

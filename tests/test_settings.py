@@ -34,7 +34,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {
         "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_BACKEND",
         "TIME_ZONE", "TEST_DATABASE_NAME", "DB_POOL", "DB_POOL_MIN_SIZE", "DB_POOL_MAX_SIZE",
-        "DB_POOL_TIMEOUT", "DB_CONN_MAX_AGE",
+        "DB_POOL_TIMEOUT", "DB_CONN_MAX_AGE", "SEARCH_PARALLEL_WORKERS",
     }}
     clean.update(env)
     return subprocess.run(
@@ -103,6 +103,13 @@ def test_a_value_that_is_not_a_boolean_is_refused_by_name():
     result = load_settings(DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_negative_number_of_search_workers_is_refused_by_name():
+    result = load_settings(DEBUG="true", SEARCH_PARALLEL_WORKERS="-1")
+    assert result.returncode != 0
+    assert "SEARCH_PARALLEL_WORKERS=-1 is below 0" in result.stderr
+    assert settings_with(DEBUG="true", SEARCH_PARALLEL_WORKERS="0")["debug"] is True
 
 
 def test_migrations_match_the_models():
