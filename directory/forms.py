@@ -153,7 +153,22 @@ class QuickHiddenInput(QuickInputMixin, forms.HiddenInput):
     widget_type = "hidden"
 
 
-class QuickBoundField(BoundField):
+class DefaultShownBoundField(BoundField):
+    """A field left out of the data, or refused, shows its default: what the search uses.
+
+    SearchForm.params searches with a field's default in both cases. Without this a page
+    with no radius showed "1 mile", its first choice, above results from within 10 miles,
+    and the next change of any filter sent 1.
+    """
+
+    def value(self):
+        value = super().value()
+        if self.form.is_bound and self.field.initial is not None and (value in (None, "") or self.errors):
+            return self.field.initial
+        return value
+
+
+class QuickBoundField(DefaultShownBoundField):
     """A bound field written in Python, as templates/forms/field.html writes it.
 
     The search page renders its ten field groups through that template on every request

@@ -128,6 +128,27 @@ def test_search_shows_an_unknown_zip_at_its_field_and_still_searches(client, ref
     assert "Weekly Food Pantry" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("radius", "error"), [(None, False), ("", False), ("abc", True)], ids=["left-out", "empty", "refused"]
+)
+def test_the_radius_shown_is_the_radius_searched_when_the_link_has_none_or_a_bad_one(
+    client, referrer, pantry, food_bank, radius, error
+):
+    # 7 miles from 02118's centre: inside the 10 miles searched, outside the first choice's 1.
+    directory_service(name="Seven Miles Out", organization=food_bank, terms=("food.food-pantry",), at=(42.44, -71.07))
+    sign_in(client, referrer)
+    query = {"zip": "02118"} | ({} if radius is None else {"radius": radius})
+
+    response = client.get(reverse("directory:search"), query)
+
+    html = response.content.decode()
+    assert "Seven Miles Out" in html
+    radius_select = html[html.index('name="radius"') : html.index("</select>", html.index('name="radius"'))]
+    assert '<option value="10" selected>' in radius_select
+    assert radius_select.count(" selected>") == 1
+    assert ("abc is not one of the available choices" in html) is error
+
+
 def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_bank, django_assert_max_num_queries):
     for i in range(30):
         service = directory_service(
@@ -295,10 +316,9 @@ def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_
 def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(data):
     """directory.forms' Quick* widgets and field groups stand in for the templates on the search page."""
     from django import forms
-    from django.forms.boundfield import BoundField
     from django.test.html import parse_html
 
-    from directory.forms import QuickBoundField, SearchForm
+    from directory.forms import DefaultShownBoundField, QuickBoundField, SearchForm
 
     def templated(form: SearchForm) -> SearchForm:
         for field in form.fields.values():
@@ -315,10 +335,11 @@ def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(d
         return form
 
     quick, reference = SearchForm(data), templated(SearchForm(data))
-    reference.bound_field_class = BoundField  # field groups through templates/forms/field.html
+    # Field groups through templates/forms/field.html, with the values the search form shows.
+    reference.bound_field_class = DefaultShownBoundField
     quick.is_valid(), reference.is_valid()
     for name in quick.fields:
-        assert type(quick[name]) is QuickBoundField and type(reference[name]) is BoundField
+        assert type(quick[name]) is QuickBoundField and type(reference[name]) is DefaultShownBoundField
         assert type(quick[name].field.widget).__module__ == "directory.forms"
         assert type(reference[name].field.widget).__module__ == "django.forms.widgets"
         assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
