@@ -138,6 +138,11 @@ def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_u
     expect(referrer_page.get_by_test_id("message")).to_contain_text(
         ["Hola Rosa's team: can she come Saturday?"]
     )
+    # The sender's page replaces its Messages section: one thread, the box emptied.
+    expect(staff_page.get_by_test_id("message")).to_have_count(1)
+    expect(staff_page.get_by_role("heading", name="Messages")).to_have_count(1)
+    expect(staff_page.get_by_role("textbox", name="Message")).to_have_count(1)
+    expect(staff_page.get_by_role("textbox", name="Message")).to_have_value("")
     # two notifications pushed live to the nav: "seen", then the message
     expect(referrer_page.get_by_test_id("nav-unread")).to_have_text(re.compile(r"^\s*2 unread\s*$"))
     referrer_page.get_by_role("textbox", name="Message").fill("Yes, Saturday at 10 works.")
