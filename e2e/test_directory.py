@@ -72,8 +72,19 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
     expect(page.get_by_test_id("hours")).to_be_visible()
     assert_accessible(page)
 
+    # Back shows the search as it was: the filters and the results agree.
     page.go_back()
     expect(page.get_by_test_id("result")).to_have_count(1)
+    expect(page.get_by_label("Language spoken", exact=True)).to_have_value("es")
+    expect(page.get_by_label("Open", exact=True)).to_have_value("now")
+    expect(page.get_by_label("Near ZIP code")).to_have_value("02118")
+    page.go_back()  # before "open now"
+    expect(page.get_by_test_id("result")).to_have_count(2)
+    expect(page.get_by_label("Open", exact=True)).to_have_value("")
+    expect(page.get_by_label("Language spoken", exact=True)).to_have_value("es")
+    page.go_forward()
+    expect(page.get_by_test_id("result")).to_have_count(1)
+    expect(page.get_by_label("Open", exact=True)).to_have_value("now")
     page.get_by_role("link", name="Refer to Weekly Food Pantry").click()
     # Started from the directory, a referral first asks whom it is for.
     expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}$"))
