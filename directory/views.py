@@ -90,8 +90,11 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
     placeholder = "00000000-0000-0000-0000-000000000000"
     service_url = reverse("directory:service", args=[placeholder])
     refer_url = reverse("referrals:new")
-    patient = request.GET.get("patient", "")
-    refer_extra = "&" + urlencode({"patient": patient}) if patient else ""
+    refer_context = _refer_context(request.GET)
+    refer_extra = f"&{refer_context}" if refer_context else ""
+    # A service page opened from the results returns to them and refers with their patient and need.
+    search_query = _search_context(request.GET)
+    search_extra = f"?{search_query}" if search_query else ""
     time_text = functools.cache(lambda value: formats.time_format(value, "g:i A"))
     # Each message translated once a page, not once a card.
     capacity = {value: esc(str(label)) for value, label in Service.Capacity.choices}
@@ -107,7 +110,8 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
     for service in services:
         facts = []
         if service.distance is not None:
-            miles = miles_away % {"miles": formats.number_format(service.distance, 1)}
+            # Rounded as |floatformat:1 rounds elsewhere; number_format alone cuts 0.28 to 0.2.
+            miles = miles_away % {"miles": formats.number_format(round(service.distance, 1), 1)}
             facts.append(f'<li data-testid="distance">{esc(miles)}</li>')
         if service.todays_hours:
             spans = ", ".join(f"{time_text(s.opens_at)}–{time_text(s.closes_at)}" for s in service.todays_hours)
@@ -138,7 +142,7 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
         cards.append(
             mark_safe(
                 CARD_HTML.format(
-                    url=esc(service_url.replace(placeholder, str(service.hsds_id))),
+                    url=esc(service_url.replace(placeholder, str(service.hsds_id)) + search_extra),
                     name=esc(service.name),
                     organization=esc(service.organization.name),
                     facts="\n            ".join(facts),
@@ -147,6 +151,19 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
             )
         )
     return cards
+
+
+def _search_context(query) -> str:
+    """The search's own parameters (and the patient it is for) from a query, encoded again."""
+    return urlencode([(k, v) for k, values in query.lists() if k in SEARCH_CONTEXT for v in values if v])
+
+
+def _refer_context(query) -> str:
+    """What a Refer link carries from a search: whom it is for and the need searched."""
+    return urlencode([(k, query[k]) for k in ("patient", "need") if query.get(k)])
+
+
+SEARCH_CONTEXT = frozenset([*SearchForm.base_fields, "patient"])
 
 
 def _facet_items(request: HttpRequest, key: str, current: str, facets: list[tuple[str, str, int]]) -> list[SafeString]:
@@ -196,10 +213,19 @@ def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
     now = timezone.now()
     annotate_for_display([service], now)
     week = [(name, [s for s in service.schedules.all() if s.runs_on(i)]) for i, name in enumerate(DAY_NAMES)]
+    search_query = _search_context(request.GET)
+    refer_context = _refer_context(request.GET)
+    refer_query = urlencode({"service": service.pk}) + (f"&{refer_context}" if refer_context else "")
     return TemplateResponse(
         request,
         "directory/service_detail.html",
-        {"service": service, "week": week, "languages": [language_name(lang.code) for lang in service.languages.all()]},
+        {
+            "service": service,
+            "week": week,
+            "languages": [language_name(lang.code) for lang in service.languages.all()],
+            "search_query": search_query,  # the results it was opened from, to go back to
+            "refer_query": refer_query,
+        },
     )
 
 

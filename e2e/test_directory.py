@@ -87,7 +87,7 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
     expect(page.get_by_label("Open", exact=True)).to_have_value("now")
     page.get_by_role("link", name="Refer to Weekly Food Pantry").click()
     # Started from the directory, a referral first asks whom it is for.
-    expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}$"))
+    expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}&need=food-insecurity$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Who is this referral for?")
     assert_accessible(page)
 

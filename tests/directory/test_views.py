@@ -72,11 +72,11 @@ def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
     html = response.content.decode()
     assert "<b>Pan" not in html  # the name is escaped everywhere, the Refer label too
     assert 'Refer<span class="usa-sr-only"> to &lt;b&gt;Pan &amp; Co&lt;/b&gt;</span>' in html
-    assert f'href="{reverse("directory:service", args=[service.hsds_id])}"' in html
+    assert f'href="{reverse("directory:service", args=[service.hsds_id])}?zip=02118&amp;patient=7"' in html
     assert f'href="{reverse("referrals:new")}?service={service.pk}&amp;patient=7"' in html
     assert "Today: 9:00 AM–12:30 PM, 2:00 PM–5:00 PM" in html
     assert "Languages: en, es" in html  # (the factory names each language by its code)
-    assert "0.2 miles away" in html
+    assert "0.3 miles away" in html  # 0.28
 
 
 def test_only_referrers_see_a_refer_button_on_a_result(client, referrer, staff, pantry):
@@ -169,6 +169,69 @@ def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_ban
         )
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="result"') == 20
+
+
+def test_a_result_opens_its_service_page_with_the_search_to_go_back_to_and_refer_from(
+    client, referrer, clinic, pantry
+):
+    import html as html_lib
+
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(organization=clinic)
+    sign_in(client, referrer)
+    search = {"need": "food-insecurity", "zip": "02118", "radius": "5", "language": "", "patient": str(patient.pk)}
+
+    results = html_lib.unescape(client.get(reverse("directory:search"), search).content.decode())
+
+    service_url = reverse("directory:service", args=[pantry.hsds_id])
+    context = f"need=food-insecurity&zip=02118&radius=5&patient={patient.pk}"  # empty filters left out
+    assert f'href="{service_url}?{context}"' in results
+    assert f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in results
+
+    page = html_lib.unescape(client.get(f"{service_url}?{context}").content.decode())
+
+    assert f'<a href="{reverse("directory:search")}?{context}">Back to the results</a>' in page
+    assert f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in page
+
+
+def test_refer_from_a_need_search_without_a_patient_keeps_the_need_while_choosing_the_person(
+    client, referrer, clinic, pantry
+):
+    import html as html_lib
+
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(organization=clinic, given_name="Rosa", family_name="Diaz")
+    sign_in(client, referrer)
+
+    choose = client.get(reverse("referrals:new"), {"service": pantry.pk, "need": "food-insecurity"})
+
+    page = html_lib.unescape(choose.content.decode())
+    assert f'href="?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in page
+    assert '<input type="hidden" name="need" value="food-insecurity">' in page  # kept by the name search too
+    form = client.get(reverse("referrals:new"), {"service": pantry.pk, "patient": patient.pk, "need": "food-insecurity"})
+    assert form.context["form"]["need_category"].value() == "food-insecurity"
+
+
+def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_anyone(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+
+    assert f'<a href="{reverse("directory:search")}">Back to the directory</a>' in page
+    assert f'href="{reverse("referrals:new")}?service={pantry.pk}"' in page
+
+
+def test_a_distance_shows_rounded_to_a_tenth_of_a_mile(client, referrer, food_bank):
+    # 02118's centre is 42.3362, -71.0729: 0.0041 degrees of latitude north is 0.28 miles.
+    directory_service(name="Near Pantry", organization=food_bank, terms=("food.food-pantry",), at=(42.3403, -71.0729))
+    sign_in(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"zip": "02118"})
+
+    assert response.context["results"].services[0].distance == pytest.approx(0.283, abs=0.001)
+    assert "0.3 miles away" in response.content.decode()
 
 
 # --- service page ---------------------------------------------------------------------------
