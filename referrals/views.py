@@ -493,7 +493,7 @@ def _pick_patient(request: HttpRequest, service) -> HttpResponse:
     return TemplateResponse(
         request,
         "referrals/pick_patient.html",
-        {"service": service, "patients": list(patients[:50]), "query": query},
+        {"service": service, "patients": list(patients[:50]), "query": query, "need": request.GET.get("need", "")},
     )
 
 
