@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import functools
 
 from django import forms
@@ -344,13 +345,28 @@ class ScheduleForm(forms.ModelForm):
             "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
         help_texts = {
-            "closes_at": _("A closing time before the opening time means open past midnight.")
+            "closes_at": _(
+                "A closing time before the opening time means open past midnight. "
+                "12:00 AM to 12:00 AM means open all day."
+            )
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["days"].initial = [d for d in self.instance.byday.split(",") if d]
+
+    def clean(self):
+        cleaned = super().clean()
+        opens, closes = cleaned.get("opens_at"), cleaned.get("closes_at")
+        # Stored, the same two times mean 24 hours from the opening time; typed, they are
+        # nearly always a slip (10:00 to 10:00 for 10:00 to 6:00).
+        if opens is not None and opens == closes and opens != datetime.time(0):
+            self.add_error(
+                "closes_at",
+                _("The closing time is the same as the opening time. For open all day, enter 12:00 AM for both."),
+            )
+        return cleaned
 
     def save(self, commit: bool = True):
         self.instance.byday = ",".join(d for d in WEEKDAYS if d in self.cleaned_data["days"])

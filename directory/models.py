@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 import zoneinfo
@@ -563,6 +564,11 @@ class Schedule(models.Model):
     @property
     def overnight(self) -> bool:
         return self.closes_at <= self.opens_at
+
+    @property
+    def all_day(self) -> bool:
+        """Midnight to midnight: open around the clock on its days."""
+        return self.opens_at == self.closes_at == datetime.time(0)
 
     def is_open_at(self, when) -> bool:
         """The Python twin of ScheduleQuerySet.open_at, for prefetched schedules."""

@@ -98,7 +98,7 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
     time_text = functools.cache(lambda value: formats.time_format(value, "g:i A"))
     # Each message translated once a page, not once a card.
     capacity = {value: esc(str(label)) for value, label in Service.Capacity.choices}
-    today, closed_today = _("Today:"), _("Closed today")
+    today, closed_today, all_day = _("Today:"), _("Closed today"), _("Open 24 hours")
     open_tag = f'<span class="usa-tag bg-green">{esc(_("Open now"))}</span>'
     closed_tag = f'<span class="usa-tag bg-base">{esc(_("Closed now"))}</span>'
     phone_label, languages_label = esc(_("Phone:")), esc(_("Languages:"))
@@ -114,7 +114,9 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
             miles = miles_away % {"miles": formats.number_format(round(service.distance, 1), 1)}
             facts.append(f'<li data-testid="distance">{esc(miles)}</li>')
         if service.todays_hours:
-            spans = ", ".join(f"{time_text(s.opens_at)}–{time_text(s.closes_at)}" for s in service.todays_hours)
+            spans = ", ".join(
+                all_day if s.all_day else f"{time_text(s.opens_at)}–{time_text(s.closes_at)}" for s in service.todays_hours
+            )
             hours = f"{today} {spans}"
         else:
             hours = closed_today if service.has_hours else ""

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Role
-from directory.models import Service
+from directory.models import WEEKDAYS, Service
 from tests.factories import ScheduleFactory, directory_service, member
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
@@ -366,6 +366,40 @@ def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_
     assert "must not be below the minimum age" in response.content.decode()
     pantry.refresh_from_db()
     assert pantry.minimum_age is None
+
+
+def test_hours_closing_when_they_open_are_refused_at_the_field_and_nothing_changes(client, food_admin, pantry):
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+    before = list(pantry.schedules.values_list("byday", "opens_at", "closes_at"))
+
+    response = client.post(
+        url,
+        edit_data(pantry, **{"hours-0-days": ["TH"], "hours-0-opens_at": "10:00", "hours-0-closes_at": "10:00"}),
+    )
+
+    assert response.status_code == 400
+    assert "The closing time is the same as the opening time." in response.content.decode()
+    assert list(pantry.schedules.values_list("byday", "opens_at", "closes_at")) == before
+
+
+def test_hours_from_midnight_to_midnight_save_and_show_as_open_24_hours(client, food_admin, pantry):
+    pantry.schedules.all().delete()
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+
+    response = client.post(
+        url,
+        edit_data(pantry, **{"hours-0-days": WEEKDAYS, "hours-0-opens_at": "00:00", "hours-0-closes_at": "00:00"}),
+    )
+
+    assert response.status_code == 302
+    client.force_login(member(pantry.organization, Role.REFERRER))
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+    assert page.count("Open 24 hours") == 7
+    assert "12:00 AM" not in page
+    results = client.get(reverse("directory:search"), {"q": "pantry"}).content.decode()
+    assert "Today: Open 24 hours" in results
 
 
 @pytest.mark.parametrize(
