@@ -39,7 +39,7 @@ OPEN_CHOICES = [("", _("Any time")), ("now", _("Open now"))] + [
     (str(i), name) for i, name in enumerate(DAY_NAMES)
 ]
 SORT_CHOICES = [
-    ("", _("Best first")),
+    ("", _("Nearest first, or best match without a ZIP code")),
     ("distance", _("Nearest first")),
     ("relevance", _("Best match first")),
 ]

@@ -214,6 +214,18 @@ def test_refer_from_a_need_search_without_a_patient_keeps_the_need_while_choosin
     assert form.context["form"]["need_category"].value() == "food-insecurity"
 
 
+def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer, food_admin, pantry):
+    from datetime import timedelta
+
+    pantry.set_capacity(Service.Capacity.WAITLIST, by=food_admin)
+    sign_in(client, referrer)
+    url = reverse("directory:service", args=[pantry.hsds_id])
+
+    assert "Capacity: Waitlist (updated now)" in client.get(url).content.decode()
+    Service.objects.filter(pk=pantry.pk).update(capacity_updated_at=pantry.capacity_updated_at - timedelta(hours=3))
+    assert "Capacity: Waitlist (updated 3\xa0hours ago)" in client.get(url).content.decode()
+
+
 def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_anyone(client, referrer, pantry):
     sign_in(client, referrer)
 
