@@ -121,8 +121,12 @@ def generate_directory(
     done = 0
     with transaction.atomic(), deferred_search_rows():
         orgs = []
+        named: dict[str, int] = {}
         for i in range(n_orgs):
-            name = f"{rng.choice(NEIGHBORHOODS)} {rng.choice(ORG_KINDS)} {i + 1}"
+            name = f"{rng.choice(NEIGHBORHOODS)} {rng.choice(ORG_KINDS)}"
+            named[name] = named.get(name, 0) + 1
+            if named[name] > 1:  # a number only to tell apart organizations of the same name
+                name = f"{name} {named[name]}"
             orgs.append(
                 Organization(
                     hsds_id=_uuid(rng),
@@ -159,6 +163,11 @@ def generate_directory(
         for location in locations:
             locations_of_org.setdefault(location.organization_id, []).append(location)
 
+        # A service's second term is a neighbour of its first (a food pantry that also delivers
+        # meals), not any other service (translation under homelessness).
+        terms_by_category: dict[str, list] = {}
+        for term in terms:
+            terms_by_category.setdefault(term[2].split(".")[0], []).append(term)
         lexicon: set[str] = set()
         for start in range(0, services, batch_size):
             batch = []
@@ -166,11 +175,13 @@ def generate_directory(
             for i in range(start, min(services, start + batch_size)):
                 org = orgs[i % n_orgs]
                 term_pk, term_name, term_code, term_description = rng.choice(terms)
-                second = rng.choice(terms) if rng.random() < 0.3 else None
+                second = rng.choice(terms_by_category[term_code.split(".")[0]]) if rng.random() < 0.3 else None
                 service_terms = [(term_pk, term_name)] + ([(second[0], second[1])] if second and second[0] != term_pk else [])
                 roll = rng.random()
                 ages = (None, 17) if roll < 0.1 else (60, None) if roll < 0.2 else (None, None)
-                name = f"{term_name} – {rng.choice(NEIGHBORHOODS)}"
+                org_locations = locations_of_org.get(org.pk) or [rng.choice(locations)]
+                at = rng.sample(org_locations, k=min(len(org_locations), rng.choice([1, 1, 1, 2])))
+                name = f"{term_name} – {at[0].city}"  # named for where it is
                 description = (
                     f"{term_name} for residents of greater Boston. "
                     + (term_description or f"Part of {org.name}'s work.")
@@ -195,8 +206,6 @@ def generate_directory(
                 lexicon.update(words_of(service.search_document))
                 hours = rng.choices([p for _, p in HOURS_PATTERNS], [w for w, _ in HOURS_PATTERNS])[0]
                 languages = [("en", "English")] + [(c, n) for c, n, w in LANGUAGE_WEIGHTS if rng.random() < w]
-                org_locations = locations_of_org.get(org.pk) or [rng.choice(locations)]
-                at = rng.sample(org_locations, k=min(len(org_locations), rng.choice([1, 1, 1, 2])))
                 batch.append(service)
                 extras.append((service_terms, hours, languages, at))
             Service.objects.bulk_create(batch)

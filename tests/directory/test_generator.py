@@ -24,3 +24,19 @@ def models_f(name):
     from django.db.models import F
 
     return F(name)
+
+
+@pytest.mark.usefixtures("taxonomy")
+def test_generated_services_are_named_for_where_they_are_and_their_terms_belong_together():
+    generate_directory(300, seed=3)
+
+    services = Service.objects.prefetch_related("service_at_locations__location", "taxonomy_terms")
+    for service in services:
+        cities = {sal.location.city for sal in service.service_at_locations.all()}
+        assert service.name.rsplit(" – ", 1)[1] in cities, service.name
+        categories = {term.code.split(".")[0] for term in service.taxonomy_terms.all()}
+        assert len(categories) == 1, (service.name, categories)
+    assert sum(service.taxonomy_terms.count() == 2 for service in services) > 30  # some have two
+    names = list(Organization.objects.values_list("name", flat=True))
+    assert len(set(names)) == len(names)
+    assert any(not name[-1].isdigit() for name in names)  # a number only where a name repeats
