@@ -226,6 +226,38 @@ def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer
     assert "Capacity: Waitlist (updated 3\xa0hours ago)" in client.get(url).content.decode()
 
 
+@pytest.mark.parametrize(
+    ("days", "promise"),
+    [
+        (0, "Promises a response the same business day"),
+        (1, "Promises a response within 1 business day<"),
+        (3, "Promises a response within 3 business days"),
+    ],
+)
+def test_a_service_page_words_its_response_promise_for_the_number_of_days(client, referrer, pantry, days, promise):
+    Service.objects.filter(pk=pantry.pk).update(response_time_days=days)
+    sign_in(client, referrer)
+
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+
+    assert promise in page
+
+
+@pytest.mark.parametrize(("days", "promise"), [(0, "the same business day."), (1, "within 1 business day.")])
+def test_the_referral_form_words_the_receivers_promise_for_the_number_of_days(
+    client, referrer, clinic, pantry, days, promise
+):
+    from tests.factories import PatientFactory
+
+    Service.objects.filter(pk=pantry.pk).update(response_time_days=days)
+    patient = PatientFactory(organization=clinic)
+    sign_in(client, referrer)
+
+    page = client.get(reverse("referrals:new"), {"service": pantry.pk, "patient": patient.pk}).content.decode()
+
+    assert f"Eastside Food Bank promises a first response {promise}" in page
+
+
 def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_anyone(client, referrer, pantry):
     sign_in(client, referrer)
 
