@@ -183,6 +183,9 @@ class QuickBoundField(DefaultShownBoundField):
         return getattr(self.field.widget, "widget_type", None) or super().widget_type
 
     def as_field_group(self) -> SafeString:
+        if self.use_fieldset:
+            # A list of checkboxes or radios: the template's fieldset markup, not written here.
+            return super().as_field_group()
         auto_id = conditional_escape(self.auto_id)
         errors = ""
         if self.errors:

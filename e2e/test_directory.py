@@ -113,3 +113,38 @@ def test_the_first_results_show_without_scrolling_past_the_facets(page, live_url
     first = page.get_by_test_id("result").first.bounding_box()
     assert first["y"] + 80 < page.viewport_size["height"], (first, page.viewport_size)
     assert_accessible(page)
+
+
+def test_an_org_admin_ticks_a_language_and_a_day_by_their_labels_and_saves(page, live_url):
+    """The lists of checkboxes on the edit page: each label ticks its own box, nothing else."""
+    food_bank = OrganizationFactory(name="Eastside Food Bank")
+    admin = member(food_bank, Role.ORG_ADMIN)
+    pantry = directory_service(
+        name="Weekly Food Pantry", organization=food_bank, languages=("en", "es")
+    )
+    schedule = ScheduleFactory(service=pantry, byday="TU,TH", opens_at=time(10), closes_at=time(18))
+
+    sign_in(page, live_url, admin.email)
+    page.goto(f"/directory/my-services/{pantry.hsds_id}/edit/")
+    languages = page.get_by_role("group", name="Languages spoken")
+    expect(languages.get_by_role("checkbox", name="Spanish")).to_be_checked()
+    languages.get_by_text("Portuguese", exact=True).click()
+    expect(languages.get_by_role("checkbox", name="Portuguese")).to_be_checked()
+    languages.get_by_role("checkbox", name="Somali").focus()
+    page.keyboard.press("Space")
+    expect(languages.get_by_role("checkbox", name="Somali")).to_be_checked()
+
+    hours = page.get_by_test_id("hours-row").first
+    days = hours.get_by_role("group", name="Days")
+    days.get_by_text("Thursday", exact=True).click()  # untick
+    days.get_by_text("Friday", exact=True).click()
+    expect(days.get_by_role("checkbox", name="Thursday")).not_to_be_checked()
+    expect(days.get_by_role("checkbox", name="Friday")).to_be_checked()
+    expect(hours.get_by_role("checkbox", name="Delete")).not_to_be_checked()
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Services")
+    assert sorted(pantry.languages.values_list("code", flat=True)) == ["en", "es", "pt", "so"]
+    schedule.refresh_from_db()
+    assert schedule.byday == "TU,FR"
