@@ -44,6 +44,18 @@ def test_repeated_failed_sign_ins_are_rate_limited(client, staff):
     assert "_auth_user_id" not in client.session
 
 
+def test_the_sign_in_page_says_whom_to_ask_for_an_account_instead_of_offering_the_closed_sign_up(
+    client,
+):
+    assert client.get(reverse("account_signup")).templates[0].name == "account/signup_closed.html"
+
+    html = client.get(reverse("account_login")).content.decode()
+
+    assert reverse("account_signup") not in html
+    assert "sign up" not in html.lower()
+    assert "Ask your organization's admin to add you." in html
+
+
 def test_signing_in_with_email_and_password_works(client, staff):
     response = client.post(
         reverse("account_login"), {"login": staff.email, "password": TEST_PASSWORD}
