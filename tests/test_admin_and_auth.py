@@ -56,6 +56,16 @@ def test_the_sign_in_page_says_whom_to_ask_for_an_account_instead_of_offering_th
     assert "Ask your organization's admin to add you." in html
 
 
+def test_a_password_reset_for_an_unknown_email_does_not_send_a_sign_up_link(client, mailoutbox):
+    client.post(reverse("account_reset_password"), {"email": "nobody@example.org"})
+
+    [mail] = mailoutbox
+    assert mail.to == ["nobody@example.org"]
+    assert reverse("account_signup") not in mail.body
+    assert "sign up" not in mail.body.lower()
+    assert "ask your organization's admin to add you" in mail.body
+
+
 def test_signing_in_with_email_and_password_works(client, staff):
     response = client.post(
         reverse("account_login"), {"login": staff.email, "password": TEST_PASSWORD}
