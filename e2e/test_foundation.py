@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from accounts.demo import DEMO_PASSWORD, seed_people
 from accounts.models import Role
 from e2e.helpers import assert_accessible, read_mail, sign_in, wait_for_live
-from tests.factories import OrganizationFactory, member
+from tests.factories import ClinicFactory, OrganizationFactory, member
 
 HOME_TEXT = {
     Role.REFERRER: "screen them for social needs",
@@ -106,3 +106,29 @@ def test_public_pages_are_accessible(page, live_url, path):
     page.goto(f"{live_url}{path}")
     expect(page.locator("main#main-content")).to_be_visible()
     assert_accessible(page)
+
+
+def test_the_header_and_the_inbox_tabs_fit_a_wide_and_a_phone_screen(new_page, live_url):
+    clinic = ClinicFactory(name="Riverside Community Health Center")
+    referrer = member(clinic, Role.REFERRER)
+    staff = member(OrganizationFactory(name="Eastside Food Bank"), Role.CBO_STAFF)
+
+    wide = new_page()
+    wide.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(wide, live_url, referrer.email)
+    # The long role reads on one line, and the logo sits on the menu's row, not below it.
+    role = wide.get_by_test_id("current-org").locator(".usa-tag").bounding_box()
+    assert role["height"] < 22, role
+    logo = wide.locator(".usa-logo").bounding_box()
+    link = wide.get_by_role("link", name="Patients", exact=True).bounding_box()
+    logo_middle = logo["y"] + logo["height"] / 2
+    assert link["y"] < logo_middle < link["y"] + link["height"], (logo, link)
+
+    phone = new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    sign_in(phone, live_url, staff.email)
+    phone.goto(f"{live_url}/referrals/inbox/")
+    expect(phone.get_by_test_id("tab-closed")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    closed = phone.get_by_test_id("tab-closed").bounding_box()
+    assert closed["x"] + closed["width"] <= 390, closed
