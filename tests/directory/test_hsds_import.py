@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import uuid
@@ -13,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from directory.hsds.importer import ImportFailed, import_path, import_upload
@@ -549,6 +551,23 @@ def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
     assert not Service.objects.filter(hsds_id=SERVICE).exists()
     page = client.get(response.url).content.decode()
     assert "Nothing was imported" in page and "&#x27;123.4&#x27; is out of range" in page
+
+
+def test_the_job_page_shows_when_the_file_was_uploaded_without_a_doubled_full_stop(
+    client, platform_admin
+):
+    job = ImportJob.objects.create(
+        file_name="directory.zip", file_size=2048, status=ImportJob.Status.SUCCEEDED
+    )
+    # An afternoon time: English dates then end in "p.m.", and the sentence used to add a "."
+    afternoon = timezone.make_aware(datetime.datetime(2026, 12, 4, 15, 45))
+    ImportJob.objects.filter(pk=job.pk).update(created_at=afternoon)
+    client.force_login(platform_admin)
+
+    page = client.get(reverse("admin:directory_importjob_progress", args=[job.pk])).content.decode()
+
+    assert "directory.zip (2.0\xa0KB) · uploaded Dec. 4, 2026, 3:45 p.m." in page
+    assert "p.m.." not in page
 
 
 def test_staff_with_the_import_permission_only_can_upload(client, db):
