@@ -302,3 +302,64 @@ def test_referral_pages_pass_axe_and_work_from_the_keyboard(new_page, live_url, 
     expect(referrer_page.get_by_test_id("referral-row")).to_have_count(1)
     assert_accessible(referrer_page)
     assert Referral.objects.get(pk=sent.pk).status == "received"
+
+
+def test_a_live_update_keeps_an_open_panel_and_its_typed_text(new_page, live_url, cast):
+    """The other side acts while someone is filling in a panel: the panel stays open with
+    what they typed, the status shows the change, and a panel whose action is no longer
+    allowed goes away."""
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    referrer_page, staff_page = new_page(), new_page()
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.goto(f"{live_url}/referrals/{sent.pk}/")  # opening it marks it seen
+    wait_for_live(staff_page)
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    expect(_status(referrer_page)).to_have_text("Seen")
+    wait_for_live(referrer_page)
+
+    # Staff start declining; the referrer starts cancelling.
+    staff_page.locator("summary", has_text="Decline").click()
+    staff_decline = staff_page.locator("#panel-reject")
+    staff_decline.get_by_label("More detail", exact=False).fill("Checking with our intake team")
+    referrer_page.locator("summary", has_text="Cancel referral").click()
+    referrer_cancel = referrer_page.locator("#panel-cancel")
+    referrer_cancel.get_by_label("More detail", exact=False).fill("The family moved to")
+
+    # The referrer writes a message: the staff page updates live, the Decline panel survives.
+    referrer_page.get_by_role("textbox", name="Message").fill("Any news?")
+    referrer_page.get_by_role("button", name="Send message").click()
+    # (the thread comes in the same response as the status section)
+    expect(staff_page.get_by_test_id("message")).to_contain_text(["Any news?"])
+    expect(staff_decline).to_have_attribute("open", "")
+    expect(staff_decline.get_by_label("More detail", exact=False)).to_have_value(
+        "Checking with our intake team"
+    )
+
+    # Staff accept instead: the referrer's page shows it, the Cancel panel survives.
+    staff_page.get_by_role("button", name="Accept", exact=True).click()
+    expect(_status(staff_page)).to_have_text("Accepted")
+    expect(_status(referrer_page)).to_have_text("Accepted")
+    # (the signal brings the status tag at once; the progress line comes with the re-fetch)
+    expect(referrer_page.locator('#referral-status [aria-current="step"]')).to_contain_text(
+        "Accepted"
+    )
+    expect(referrer_page.get_by_role("button", name="Confirm: Cancel referral")).to_be_visible()
+    expect(referrer_cancel).to_have_attribute("open", "")
+    expect(referrer_cancel.get_by_label("More detail", exact=False)).to_have_value(
+        "The family moved to"
+    )
+
+    # Staff start putting it on hold; the referrer finishes cancelling. Holding is no longer
+    # possible, so that panel goes from the staff page.
+    wait_for_live(staff_page)
+    staff_page.locator("summary", has_text="Put on hold").click()
+    staff_page.locator("#panel-hold").get_by_label("More detail", exact=False).fill("Waiting")
+    referrer_cancel.get_by_label("More detail", exact=False).press_sequentially(" Worcester")
+    referrer_cancel.get_by_label("Reason", exact=True).select_option("need-met-elsewhere")
+    referrer_page.get_by_role("button", name="Confirm: Cancel referral").click()
+    expect(_status(referrer_page)).to_have_text("Cancelled")
+    expect(_status(staff_page)).to_have_text("Cancelled")
+    expect(staff_page.locator("#panel-hold")).to_have_count(0)
+    made = Referral.objects.get(pk=sent.pk)
+    assert made.status_reason_text == "The family moved to Worcester"
