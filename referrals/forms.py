@@ -108,7 +108,10 @@ class StepForm(forms.Form):
 
 class MessageForm(forms.Form):
     body = forms.CharField(
-        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+        label=_("Message"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        error_messages={"required": _("Write a message first.")},
     )
 
 

@@ -278,20 +278,25 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @require_POST
 @role_required()
+@vary_on_headers("HX-Request")
 def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     referral = _get_referral_for_user(request, pk)
     if _side(request, referral) is None:
         raise Http404
     form = MessageForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Write a message first."))
-    else:
+    if form.is_valid():
         try:
             referral.post_message(
                 by=request.user, organization=current_organization(request), body=form.cleaned_data["body"]
             )
         except TransitionError as error:
-            messages.error(request, str(error))
+            form.add_error("body", str(error))
+    if form.errors:
+        # The error belongs at the message box, now: shown with what was typed, nothing stored.
+        context = referral_handoff.detail_context(referral, _side(request, referral), request.user)
+        context["message_form"] = form
+        template = "referrals/detail.html#messages" if request.htmx else "referrals/detail.html"
+        return TemplateResponse(request, template, context)
     if request.htmx:
         referral_handoff.mark_read(referral, request.user)
         context = referral_handoff.detail_context(referral, _side(request, referral), request.user)

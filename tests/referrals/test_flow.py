@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -290,6 +291,33 @@ def test_messages_both_ways_with_unread_counts(client, sent, staff, referrer):
 def test_an_empty_message_is_refused(client, sent, referrer):
     client.force_login(referrer)
     client.post(reverse("referrals:message", args=[sent.pk]), {"body": "   "})
+    assert not sent.messages.exists()
+
+
+def test_a_blank_message_sent_with_htmx_is_answered_at_the_message_box(client, sent, referrer):
+    client.force_login(referrer)
+    url = reverse("referrals:message", args=[sent.pk])
+    response = client.post(url, {"body": "   "}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="messages"')  # the box's own section
+    assert 'id="id_body_error" role="alert">Write a message first.' in html
+    assert 'aria-describedby="id_body_error"' in html
+    assert not sent.messages.exists()
+    # nothing queued to pop up later on an unrelated page
+    assert list(get_messages(response.wsgi_request)) == []
+    later = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert "Write a message first." not in later.content.decode()
+
+
+def test_a_blank_message_without_htmx_shows_the_page_with_the_error_at_the_box(
+    client, sent, referrer
+):
+    client.force_login(referrer)
+    response = client.post(reverse("referrals:message", args=[sent.pk]), {"body": " "})
+    assert response.status_code == 200
+    assert 'id="id_body_error" role="alert">Write a message first.' in response.content.decode()
+    assert list(get_messages(response.wsgi_request)) == []
     assert not sent.messages.exists()
 
 
