@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -27,12 +28,29 @@ if TYPE_CHECKING:
 
 
 class Priority(models.TextChoices):
-    """FHIR Task.priority."""
+    """FHIR Task.priority, most urgent first (FHIR ranks them stat > asap > urgent > routine)."""
 
-    ROUTINE = "routine", _("Routine")
-    URGENT = "urgent", _("Urgent (needs help within a day)")
-    ASAP = "asap", _("As soon as possible")
     STAT = "stat", _("Emergency (today)")
+    ASAP = "asap", _("As soon as possible")
+    URGENT = "urgent", _("Urgent (needs help within a day)")
+    ROUTINE = "routine", _("Routine")
+
+
+# How soon a response is needed, whatever the service promises. Clock hours, not business
+# days: a person who needs help within a day needs it on a Saturday too, and a referral nobody
+# answers in time is flagged overdue so the referrer can send it elsewhere.
+RESPONSE_WINDOW = {
+    Priority.STAT: timedelta(hours=4),
+    Priority.ASAP: timedelta(hours=12),
+    Priority.URGENT: timedelta(days=1),
+}
+
+
+def response_due(sent_at: datetime, response_time_days: int, priority: str) -> datetime:
+    """The earlier of the service's promise (in business days) and the urgency's window."""
+    promised = add_business_days(sent_at, response_time_days)
+    window = RESPONSE_WINDOW.get(priority)
+    return promised if window is None else min(promised, sent_at + window)
 
 
 class BusinessStatus(models.TextChoices):
@@ -340,7 +358,7 @@ class Referral(models.Model):
                 locked.status_reason_text = ""
             if name == "send":
                 locked.sent_at = now
-                locked.due_at = add_business_days(now, locked.service.response_time_days)
+                locked.due_at = response_due(now, locked.service.response_time_days, locked.priority)
                 locked.shared = locked.consent.snapshot_for(locked)
             elif name == "receive":
                 locked.received_at = now
