@@ -192,7 +192,7 @@ def test_decline_then_reroute_and_cancel(new_page, live_url, cast):
     sign_in(staff_page, live_url, cast["staff"].email)
     staff_page.goto(f"{live_url}/referrals/{sent.pk}/")
     staff_page.locator("summary", has_text="Decline").click()
-    staff_page.get_by_label("Reason", exact=True).select_option("no-capacity")
+    staff_page.get_by_label(re.compile(r"^Reason")).select_option("no-capacity")
     staff_page.get_by_role("button", name="Confirm: Decline").click()
     expect(_status(referrer_page)).to_have_text("Declined")
 
@@ -208,7 +208,7 @@ def test_decline_then_reroute_and_cancel(new_page, live_url, cast):
 
     # ...and cancels it with a reason.
     referrer_page.locator("summary", has_text="Cancel referral").click()
-    referrer_page.get_by_label("Reason", exact=True).select_option("need-met-elsewhere")
+    referrer_page.get_by_label(re.compile(r"^Reason")).select_option("need-met-elsewhere")
     referrer_page.get_by_role("button", name="Confirm: Cancel referral").click()
     expect(_status(referrer_page)).to_have_text("Cancelled")
 
@@ -356,7 +356,7 @@ def test_a_live_update_keeps_an_open_panel_and_its_typed_text(new_page, live_url
     staff_page.locator("summary", has_text="Put on hold").click()
     staff_page.locator("#panel-hold").get_by_label("More detail", exact=False).fill("Waiting")
     referrer_cancel.get_by_label("More detail", exact=False).press_sequentially(" Worcester")
-    referrer_cancel.get_by_label("Reason", exact=True).select_option("need-met-elsewhere")
+    referrer_cancel.get_by_label(re.compile(r"^Reason")).select_option("need-met-elsewhere")
     referrer_page.get_by_role("button", name="Confirm: Cancel referral").click()
     expect(_status(referrer_page)).to_have_text("Cancelled")
     expect(_status(staff_page)).to_have_text("Cancelled")

@@ -4,7 +4,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from referrals.models import BusinessStatus, EmailPreference, Outcome, Priority, ReasonCode
+from referrals.models import (
+    REASONS_FOR,
+    BusinessStatus,
+    EmailPreference,
+    Outcome,
+    Priority,
+    ReasonCode,
+)
 
 
 class ReferralForm(forms.Form):
@@ -79,10 +86,40 @@ class ConsentForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.ChoiceField(label=_("Reason"), choices=ReasonCode.choices)
-    reason_text = forms.CharField(
-        label=_("More detail (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    """Why a referral is declined, cancelled, put on hold or could not be completed.
+
+    Each transition has its own reasons; its name also keeps the field ids apart, as every
+    panel is on the same page.
+    """
+
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        error_messages={
+            "required": _("Choose a reason."),
+            "invalid_choice": _("Choose one of the reasons listed."),
+        },
     )
+    reason_text = forms.CharField(
+        label=_("More detail"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Needed when the reason is “Other”."),
+    )
+
+    def __init__(self, *args, transition: str, **kwargs):
+        kwargs.setdefault("auto_id", f"%s-{transition}")
+        super().__init__(*args, **kwargs)
+        # An empty first choice: nobody declines for a reason they did not pick.
+        self.fields["reason"].choices = [
+            ("", _("Choose a reason")),
+            *((code.value, code.label) for code in REASONS_FOR[transition]),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == ReasonCode.OTHER and not data.get("reason_text", "").strip():
+            self.add_error("reason_text", _("Say what the reason is."))
+        return data
 
 
 class OutcomeForm(forms.Form):

@@ -98,9 +98,25 @@ def shared_with_receiver(referral: Referral) -> dict | None:
 TIMELINE_LIMIT = 20
 
 
-def detail_context(referral: Referral, side: str | None, user, *, full_timeline=False) -> dict:
+def detail_context(
+    referral: Referral, side: str | None, user, *, full_timeline=False, bound: dict | None = None
+) -> dict:
     """Everything the referral page shows. The timeline shows its latest TIMELINE_LIMIT
-    lines unless ``full_timeline``; messages are in the thread, not the timeline."""
+    lines unless ``full_timeline``; messages are in the thread, not the timeline.
+
+    ``bound`` holds forms sent back with errors, by transition name, "step" or "message":
+    they are shown as they were filled in, their panel open.
+    """
+    bound = bound or {}
+    actions = allowed(referral.status, side)
+    panels = []
+    for transition in actions:
+        form = bound.get(transition.name)
+        if form is None and transition.needs_reason:
+            form = ReasonForm(transition=transition.name)
+        elif form is None and transition.needs_outcome:
+            form = OutcomeForm(initial={"outcome_date": timezone.localdate()})
+        panels.append({"transition": transition, "form": form})
     timeline = referral.events.exclude(kind=ReferralEvent.Kind.MESSAGE).select_related(
         "actor", "actor_organization"
     )
@@ -119,17 +135,16 @@ def detail_context(referral: Referral, side: str | None, user, *, full_timeline=
         "side": side,
         "is_referring": side == Side.REFERRING,
         "is_receiving": side == Side.RECEIVING,
-        "actions": allowed(referral.status, side),
+        "actions": actions,
+        "action_panels": panels,
         "events": events,
         "earlier_events": earlier,
         "thread": thread,
         "progress": progress_steps(referral),
         "shared": referral.shared if side == Side.REFERRING else shared_with_receiver(referral),
         "need_name": NEED_NAMES.get(referral.need_category, referral.need_category),
-        "reason_form": ReasonForm(),
-        "outcome_form": OutcomeForm(initial={"outcome_date": timezone.localdate()}),
-        "step_form": StepForm(initial={"step": referral.business_status or None}),
-        "message_form": MessageForm(),
+        "step_form": bound.get("step") or StepForm(initial={"step": referral.business_status or None}),
+        "message_form": bound.get("message") or MessageForm(),
         "is_overdue": referral.is_overdue(),
         "can_set_step": side == Side.RECEIVING
         and referral.status in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD),

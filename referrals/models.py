@@ -79,6 +79,57 @@ class ReasonCode(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# The reasons offered for each transition that needs one, in the order shown. All are
+# ReasonCode values, so Task.statusReason keeps one code system whatever the transition.
+REASONS_FOR: dict[str, tuple[ReasonCode, ...]] = {
+    "reject": (
+        ReasonCode.NOT_ELIGIBLE,
+        ReasonCode.NO_CAPACITY,
+        ReasonCode.OUT_OF_AREA,
+        ReasonCode.UNABLE_TO_CONTACT,
+        ReasonCode.DECLINED_BY_PATIENT,
+        ReasonCode.NEED_MET_ELSEWHERE,
+        ReasonCode.SENT_IN_ERROR,
+        ReasonCode.OTHER,
+    ),
+    "cancel": (
+        ReasonCode.NEED_MET_ELSEWHERE,
+        ReasonCode.DECLINED_BY_PATIENT,
+        ReasonCode.UNABLE_TO_CONTACT,
+        ReasonCode.NOT_ELIGIBLE,
+        ReasonCode.NO_RESPONSE,
+        ReasonCode.SENT_IN_ERROR,
+        ReasonCode.OTHER,
+    ),
+    "hold": (
+        ReasonCode.WAITING,
+        ReasonCode.UNABLE_TO_CONTACT,
+        ReasonCode.NO_CAPACITY,
+        ReasonCode.OTHER,
+    ),
+    "fail": (
+        ReasonCode.UNABLE_TO_CONTACT,
+        ReasonCode.DECLINED_BY_PATIENT,
+        ReasonCode.NOT_ELIGIBLE,
+        ReasonCode.OUT_OF_AREA,
+        ReasonCode.NO_CAPACITY,
+        ReasonCode.NEED_MET_ELSEWHERE,
+        ReasonCode.OTHER,
+    ),
+}
+
+
+def reason_fits(transition: str, reason: str) -> bool:
+    """Whether ``reason`` may be given for ``transition``.
+
+    "Consent withdrawn" is not offered: withdrawing the consent itself cancels the referral
+    with it and also hides the shared details, which picking the reason would not do.
+    """
+    if transition == "cancel" and reason == ReasonCode.CONSENT_WITHDRAWN:
+        return True
+    return reason in REASONS_FOR.get(transition, ())
+
+
 class Outcome(models.TextChoices):
     MET = "met", _("Need met")
     PARTLY_MET = "partly-met", _("Need partly met")
@@ -334,8 +385,10 @@ class Referral(models.Model):
             self._lend_loaded_relations(locked)
             side = locked.side_of(by, organization)
             transition = check(name, locked.status, side)
-            if transition.needs_reason and reason not in ReasonCode.values:
+            if transition.needs_reason and not reason:
                 raise TransitionError(_("Choose a reason."))
+            if transition.needs_reason and not reason_fits(name, reason):
+                raise TransitionError(_("Choose one of the reasons listed."))
             if transition.needs_outcome:
                 if outcome not in Outcome.values:
                     raise TransitionError(_("Choose whether the need was met."))

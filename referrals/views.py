@@ -31,7 +31,14 @@ from referrals.forms import (
 )
 from referrals.models import EmailPreference, Notification, ReasonCode, Referral
 from referrals.notify import publish_unread_count
-from referrals.transitions import AWAITING_RESPONSE, TRANSITIONS, Side, Status, TransitionError
+from referrals.transitions import (
+    AWAITING_RESPONSE,
+    TRANSITIONS,
+    Side,
+    Status,
+    TransitionError,
+    check,
+)
 
 REFERRING_ROLES = (Role.REFERRER, Role.ORG_ADMIN)
 RECEIVING_ROLES = (Role.CBO_STAFF, Role.ORG_ADMIN)
@@ -243,6 +250,15 @@ def _back_to(referral: Referral) -> HttpResponse:
     return redirect("referrals:detail", pk=referral.pk)
 
 
+def _page_with_errors(request: HttpRequest, referral: Referral, bound: dict) -> TemplateResponse:
+    """The referral page again, with each form's errors at its fields and what was typed
+    still there; nothing was changed."""
+    context = referral_handoff.detail_context(
+        referral, _side(request, referral), request.user, bound=bound
+    )
+    return TemplateResponse(request, "referrals/detail.html", context)
+
+
 @require_POST
 @role_required()
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -250,23 +266,23 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in TRANSITIONS or _side(request, referral) is None:
         raise Http404
     transition = TRANSITIONS[action]
-    kwargs = {}
-    if transition.needs_reason:
-        form = ReasonForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("Choose a reason."))
-            return _back_to(referral)
-        kwargs.update(reason=form.cleaned_data["reason"], reason_text=form.cleaned_data["reason_text"])
-    if transition.needs_outcome:
-        form = OutcomeForm(request.POST)
-        if not form.is_valid():
-            for field, errors in form.errors.items():
-                label = form.fields[field].label if field in form.fields else ""
-                messages.error(request, f"{label}: {' '.join(errors)}")
-            return _back_to(referral)
-        kwargs.update(form.cleaned_data)
+    organization = current_organization(request)
     try:
-        referral.apply(action, by=request.user, organization=current_organization(request), **kwargs)
+        # Not allowed now (the other side acted first, say): say so, before any form error.
+        check(action, referral.status, referral.side_of(request.user, organization))
+    except TransitionError as error:
+        messages.error(request, str(error))
+        return _back_to(referral)
+    form = None
+    if transition.needs_reason:
+        form = ReasonForm(request.POST, transition=action)
+    elif transition.needs_outcome:
+        form = OutcomeForm(request.POST)
+    if form is not None and not form.is_valid():
+        return _page_with_errors(request, referral, {action: form})
+    kwargs = form.cleaned_data if form is not None else {}
+    try:
+        referral.apply(action, by=request.user, organization=organization, **kwargs)
     except TransitionError as error:
         messages.error(request, str(error))
     else:
@@ -293,10 +309,12 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error("body", str(error))
     if form.errors:
         # The error belongs at the message box, now: shown with what was typed, nothing stored.
-        context = referral_handoff.detail_context(referral, _side(request, referral), request.user)
-        context["message_form"] = form
-        template = "referrals/detail.html#messages" if request.htmx else "referrals/detail.html"
-        return TemplateResponse(request, template, context)
+        if not request.htmx:
+            return _page_with_errors(request, referral, {"message": form})
+        context = referral_handoff.detail_context(
+            referral, _side(request, referral), request.user, bound={"message": form}
+        )
+        return TemplateResponse(request, "referrals/detail.html#messages", context)
     if request.htmx:
         referral_handoff.mark_read(referral, request.user)
         context = referral_handoff.detail_context(referral, _side(request, referral), request.user)

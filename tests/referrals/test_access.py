@@ -97,7 +97,10 @@ def test_only_the_receiving_side_can_accept(client, request, sent, who):
 @pytest.mark.parametrize("who", INSIDERS)
 def test_only_the_referring_side_can_cancel(client, request, sent, who):
     _as(client, request, who)
-    client.post(reverse("referrals:act", args=[sent.pk, "cancel"]), {"reason": "other"})
+    client.post(
+        reverse("referrals:act", args=[sent.pk, "cancel"]),
+        {"reason": "other", "reason_text": "Moved away"},
+    )
     sent.refresh_from_db()
     expected = Status.CANCELLED if who in ("referrer", "clinic_admin") else Status.REQUESTED
     assert sent.status == expected

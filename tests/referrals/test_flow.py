@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from patients.models import Consent
 from referrals.models import Notification, Referral, ReferralEvent
-from referrals.transitions import Status
+from referrals.transitions import Status, TransitionError
 from tests.factories import NeedFactory, consent_for, directory_service, referral
 
 pytestmark = pytest.mark.django_db
@@ -244,6 +244,59 @@ def test_decline_needs_a_reason_then_referrer_reroutes_in_one_step(
     )
     assert again.status_code == 302
     assert Referral.objects.filter(rerouted_from=sent).count() == 1
+
+
+def _panel_choices(response, name) -> list[str]:
+    panel = next(p for p in response.context["action_panels"] if p["transition"].name == name)
+    return [value for value, _label in panel["form"].fields["reason"].choices]
+
+
+def test_declining_starts_on_no_reason_and_refuses_none_at_the_field(client, sent, staff):
+    client.force_login(staff)
+    page = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert _panel_choices(page, "reject")[0] == ""
+    assert '<option value="" selected>Choose a reason</option>' in page.content.decode()
+    response = client.post(reverse("referrals:act", args=[sent.pk, "reject"]), {"reason": ""})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="reason-reject_error" role="alert">Choose a reason.' in html
+    assert '<details class="margin-bottom-1" id="panel-reject" hx-preserve open>' in html
+    sent.refresh_from_db()
+    assert sent.status == Status.RECEIVED
+
+
+def test_other_as_a_reason_needs_the_detail(client, sent, staff):
+    client.force_login(staff)
+    url = reverse("referrals:act", args=[sent.pk, "reject"])
+    response = client.post(url, {"reason": "other", "reason_text": "  "})
+    assert 'id="reason_text-reject_error" role="alert">Say what the reason is.' in (
+        response.content.decode()
+    )
+    sent.refresh_from_db()
+    assert sent.status == Status.REQUESTED
+    client.post(url, {"reason": "other", "reason_text": "We only serve veterans"})
+    sent.refresh_from_db()
+    assert sent.status == Status.REJECTED
+    assert sent.status_reason_text == "We only serve veterans"
+
+
+def test_a_hold_offers_and_takes_only_reasons_that_fit_a_hold(client, sent, staff):
+    sent.apply("accept", by=staff, organization=sent.receiving_organization)
+    client.force_login(staff)
+    page = client.get(reverse("referrals:detail", args=[sent.pk]))
+    assert _panel_choices(page, "hold") == ["", "waiting", "unable-to-contact", "no-capacity", "other"]
+    url = reverse("referrals:act", args=[sent.pk, "hold"])
+    response = client.post(url, {"reason": "sent-in-error"})
+    assert "Choose one of the reasons listed." in response.content.decode()
+    with pytest.raises(TransitionError, match="reasons listed"):
+        sent.apply(
+            "hold", by=staff, organization=sent.receiving_organization, reason="consent-withdrawn"
+        )
+    sent.refresh_from_db()
+    assert sent.status == Status.ACCEPTED
+    client.post(url, {"reason": "waiting", "reason_text": "Back after her surgery"})
+    sent.refresh_from_db()
+    assert (sent.status, sent.status_reason) == (Status.ON_HOLD, "waiting")
 
 
 def test_an_overdue_referral_can_be_rerouted_and_the_old_one_is_cancelled(
