@@ -534,6 +534,11 @@ class Referral(models.Model):
             self._lend_loaded_relations(locked)
             if locked.side_of(by, organization) != Side.RECEIVING:
                 raise TransitionError(_("Only the receiving organization can do this."))
+            if locked.status in TERMINAL:
+                raise TransitionError(
+                    _("This referral is closed (“%(status)s”): its step can no longer change.")
+                    % {"status": Status(locked.status).label}
+                )
             if locked.status not in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD):
                 raise TransitionError(_("Accept the referral first."))
             locked.business_status = step

@@ -197,6 +197,29 @@ def test_receiving_side_works_the_referral_to_completion(client, sent, staff, re
     assert "Two weeks of groceries" in page.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("complete", {"outcome": "met", "outcome_provided": "Groceries"}),
+        ("fail", {"reason": "unable-to-contact"}),
+    ],
+)
+def test_the_step_of_a_closed_referral_is_refused_as_closed(client, sent, staff, action, data):
+    organization = sent.receiving_organization
+    sent.apply("accept", by=staff, organization=organization)
+    sent.apply("start", by=staff, organization=organization)
+    sent.apply(action, by=staff, organization=organization, **data)
+    client.force_login(staff)
+    response = client.post(
+        reverse("referrals:step", args=[sent.pk]), {"step": "receiving-services"}, follow=True
+    )
+    html = response.content.decode()
+    assert "This referral is closed" in html
+    assert "Accept the referral first." not in html
+    sent.refresh_from_db()
+    assert sent.business_status == ""
+
+
 def test_complete_without_outcome_is_refused_and_changes_nothing(client, sent, staff):
     client.force_login(staff)
     client.post(reverse("referrals:act", args=[sent.pk, "accept"]))
