@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -131,16 +133,48 @@ class OutcomeForm(forms.Form):
         label=_("Date of service"), widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def clean_outcome_date(self):
+        value = self.cleaned_data["outcome_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError(_("The date of service cannot be in the future."))
+        return value
+
+
+# An intake appointment is booked ahead; one that took place earlier today may still be
+# recorded, but not one years ago (a mistyped year) nor one years ahead.
+INTAKE_PAST = timedelta(days=1)
+INTAKE_AHEAD = timedelta(days=366)
+
 
 class StepForm(forms.Form):
     step = forms.ChoiceField(
-        label=_("Current step"), choices=[c for c in BusinessStatus.choices if c[0]]
+        label=_("Current step"),
+        choices=[c for c in BusinessStatus.choices if c[0]],
+        error_messages={"invalid_choice": _("Choose a step from the list.")},
     )
     intake_at = forms.DateTimeField(
         label=_("Intake appointment (date and time)"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+    def clean(self):
+        data = super().clean()
+        intake_at = data.get("intake_at")
+        if data.get("step") != BusinessStatus.INTAKE_BOOKED:
+            data["intake_at"] = None  # only a booked intake has a date
+        elif intake_at is None:
+            if "intake_at" not in self.errors:
+                self.add_error(
+                    "intake_at", _("Give the date and time of the intake appointment.")
+                )
+        elif intake_at < timezone.now() - INTAKE_PAST:
+            self.add_error("intake_at", _("This date is in the past. Check the date and time."))
+        elif intake_at > timezone.now() + INTAKE_AHEAD:
+            self.add_error(
+                "intake_at", _("This date is more than a year ahead. Check the date and time.")
+            )
+        return data
 
 
 class MessageForm(forms.Form):

@@ -594,6 +594,12 @@ class ReferralEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on referral {self.referral_id}"
 
+    @property
+    def intake_at(self) -> datetime | None:
+        """For a step event: the intake appointment it booked, if any."""
+        value = (self.data or {}).get("intake_at")
+        return datetime.fromisoformat(value) if value else None
+
 
 class Message(models.Model):
     """A message in a referral's thread, between the referring and receiving sides."""

@@ -330,8 +330,7 @@ def set_step(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     form = StepForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose a step from the list."))
-        return _back_to(referral)
+        return _page_with_errors(request, referral, {"step": form})
     try:
         referral.set_step(
             by=request.user,

@@ -164,18 +164,26 @@ def test_opening_a_new_referral_marks_it_received_and_audits_the_view(client, se
     assert Notification.objects.filter(user=sent.referred_by, kind="status").exists()
 
 
+def _days_from_today(days: int) -> str:
+    return (timezone.localdate() + datetime.timedelta(days=days)).isoformat()
+
+
 def test_receiving_side_works_the_referral_to_completion(client, sent, staff, referrer):
     client.force_login(staff)
     client.get(reverse("referrals:detail", args=[sent.pk]))
     client.post(reverse("referrals:act", args=[sent.pk, "accept"]))
     client.post(
         reverse("referrals:step", args=[sent.pk]),
-        {"step": "intake-booked", "intake_at": "2026-12-01T10:30"},
+        {"step": "intake-booked", "intake_at": f"{_days_from_today(7)}T10:30"},
     )
     client.post(reverse("referrals:act", args=[sent.pk, "start"]))
     client.post(
         reverse("referrals:act", args=[sent.pk, "complete"]),
-        {"outcome": "met", "outcome_provided": "Two weeks of groceries", "outcome_date": "2026-12-01"},
+        {
+            "outcome": "met",
+            "outcome_provided": "Two weeks of groceries",
+            "outcome_date": _days_from_today(0),
+        },
     )
     sent.refresh_from_db()
     assert sent.status == Status.COMPLETED
@@ -218,6 +226,64 @@ def test_the_step_of_a_closed_referral_is_refused_as_closed(client, sent, staff,
     assert "Accept the referral first." not in html
     sent.refresh_from_db()
     assert sent.business_status == ""
+
+
+@pytest.mark.parametrize(
+    ("intake_at", "error"),
+    [
+        ("2020-01-01T10:00", "This date is in the past."),
+        (f"{_days_from_today(-2)}T10:00", "This date is in the past."),
+        (f"{_days_from_today(400)}T10:00", "This date is more than a year ahead."),
+        ("", "Give the date and time of the intake appointment."),
+    ],
+    ids=["years-ago", "two-days-ago", "over-a-year-ahead", "missing"],
+)
+def test_an_intake_long_past_or_far_ahead_is_refused_at_the_field(
+    client, sent, staff, intake_at, error
+):
+    sent.apply("accept", by=staff, organization=sent.receiving_organization)
+    client.force_login(staff)
+    response = client.post(
+        reverse("referrals:step", args=[sent.pk]),
+        {"step": "intake-booked", "intake_at": intake_at},
+    )
+    assert response.status_code == 200
+    assert f'id="id_intake_at_error" role="alert">{error}' in response.content.decode()
+    sent.refresh_from_db()
+    assert (sent.business_status, sent.intake_at) == ("", None)
+    assert not sent.events.filter(kind=ReferralEvent.Kind.STEP).exists()
+
+
+def test_the_timeline_dates_each_intake_booked(client, sent, staff):
+    sent.apply("accept", by=staff, organization=sent.receiving_organization)
+    client.force_login(staff)
+    url = reverse("referrals:step", args=[sent.pk])
+    first, second = _days_from_today(3), _days_from_today(10)
+    client.post(url, {"step": "intake-booked", "intake_at": f"{first}T09:00"})
+    client.post(url, {"step": "intake-booked", "intake_at": f"{second}T14:30"})
+    page = client.get(reverse("referrals:detail", args=[sent.pk]) + "?part=timeline")
+    html = page.content.decode()
+    for day in (first, second):
+        when = timezone.make_aware(datetime.datetime.fromisoformat(day))
+        assert f"Intake appointment booked: <time datetime=\"{day}T" in html
+        assert when.strftime("%a %-d %b %Y") in html
+
+
+def test_a_date_of_service_in_the_future_is_refused_at_the_field(client, sent, staff):
+    organization = sent.receiving_organization
+    sent.apply("accept", by=staff, organization=organization)
+    sent.apply("start", by=staff, organization=organization)
+    client.force_login(staff)
+    response = client.post(
+        reverse("referrals:act", args=[sent.pk, "complete"]),
+        {"outcome": "met", "outcome_provided": "Groceries", "outcome_date": "2030-01-01"},
+    )
+    html = response.content.decode()
+    assert 'id="id_outcome_date_error" role="alert">The date of service cannot be in the future.' in html
+    assert '<details class="margin-bottom-1" id="panel-complete" hx-preserve open>' in html
+    sent.refresh_from_db()
+    assert sent.status == Status.IN_PROGRESS
+    assert sent.outcome == ""
 
 
 def test_complete_without_outcome_is_refused_and_changes_nothing(client, sent, staff):
