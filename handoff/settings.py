@@ -94,6 +94,7 @@ TEMPLATES = [
                 "accounts.context_processors.membership",
             ],
             "builtins": ["template_partials.templatetags.partials"],
+            "libraries": {"handoff": "handoff.template_filters"},
             "loaders": [("template_partials.loader.Loader", _TEMPLATE_LOADERS)],
         },
     }

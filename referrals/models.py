@@ -335,6 +335,11 @@ class Referral(models.Model):
     def get_business_status_display(self) -> str:
         return _choice_label(BusinessStatus, self.business_status)
 
+    @property
+    def awaiting_response(self) -> bool:
+        """Sent and not yet answered: the only time its response due date means anything."""
+        return self.status in AWAITING_RESPONSE
+
     def is_overdue(self, now=None) -> bool:
         return bool(
             self.status in AWAITING_RESPONSE and self.due_at and self.due_at < (now or timezone.now())

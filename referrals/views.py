@@ -209,6 +209,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "tab": tab,
+            # A response is awaited only in these tabs; elsewhere a due date is history.
+            "shows_due": tab in ("new", "overdue"),
             "tabs": [(name, label, counts[name]) for name, (label, _c) in INBOX_TABS.items()],
             "pager": pager,
             "now": now,

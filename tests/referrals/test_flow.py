@@ -482,6 +482,36 @@ def test_inbox_tabs_count_new_in_progress_overdue_and_closed(
     assert [r.pk for r in overdue.context["rows"]] == [late.pk]
 
 
+def test_response_due_shows_only_while_a_response_is_awaited(client, sent, staff, referrer):
+    detail = reverse("referrals:detail", args=[sent.pk])
+    client.force_login(referrer)
+    assert "Response due" in client.get(detail).content.decode()
+    client.force_login(staff)
+    assert "Response due" in client.get(reverse("referrals:inbox")).content.decode()
+    sent.apply("accept", by=staff, organization=sent.receiving_organization)
+    for tab in ("active", "closed"):
+        inbox = client.get(reverse("referrals:inbox"), {"tab": tab}).content.decode()
+        assert "Response due" not in inbox
+    client.force_login(referrer)
+    assert "Response due" not in client.get(detail).content.decode()
+    sent.apply("cancel", by=referrer, organization=sent.referring_organization, reason="other")
+    client.force_login(staff)
+    closed = client.get(reverse("referrals:inbox"), {"tab": "closed"})
+    assert [r.pk for r in closed.context["rows"]] == [sent.pk]
+    assert "Response due" not in closed.content.decode()
+
+
+def test_the_referral_list_says_when_each_was_updated_ago(client, sent, referrer):
+    Referral.objects.filter(pk=sent.pk).update(
+        updated_at=timezone.now() - datetime.timedelta(minutes=4)
+    )
+    referral(sent.patient, sent.service, referrer)  # just now
+    client.force_login(referrer)
+    html = client.get(reverse("referrals:list")).content.decode()
+    assert "4\xa0minutes ago</time>" in html
+    assert ">just now</time>" in html
+
+
 def test_referral_list_filters(client, patient, service, referrer, staff):
     a = referral(patient, service, referrer)
     b = referral(patient, service, referrer, need_category="housing-instability")

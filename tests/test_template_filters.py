@@ -1,0 +1,27 @@
+"""The project's own template filters."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.template import Context, Template
+from django.utils import timezone
+
+from handoff.template_filters import ago
+
+NOW = datetime.datetime(2026, 11, 20, 15, 0, tzinfo=datetime.UTC)
+
+
+def test_under_a_minute_ago_reads_just_now():
+    assert ago(NOW - datetime.timedelta(seconds=40), NOW) == "just now"
+    assert ago(NOW + datetime.timedelta(seconds=5), NOW) == "just now"  # a clock a little ahead
+
+
+def test_longer_ago_says_ago():
+    assert ago(NOW - datetime.timedelta(minutes=4), NOW) == "4\xa0minutes ago"
+    assert ago(NOW - datetime.timedelta(days=2, hours=3), NOW) == "2\xa0days, 3\xa0hours ago"
+
+
+def test_templates_load_it_as_handoff():
+    html = Template("{% load handoff %}{{ when|ago }}").render(Context({"when": timezone.now()}))
+    assert html == "just now"
