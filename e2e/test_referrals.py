@@ -23,6 +23,7 @@ from tests.factories import (
     OrganizationFactory,
     PatientFactory,
     ScreeningFactory,
+    consent_for,
     directory_service,
     member,
     referral,
@@ -363,3 +364,18 @@ def test_a_live_update_keeps_an_open_panel_and_its_typed_text(new_page, live_url
     expect(staff_page.locator("#panel-hold")).to_have_count(0)
     made = Referral.objects.get(pk=sent.pk)
     assert made.status_reason_text == "The family moved to Worcester"
+
+
+def test_new_consent_fields_show_only_when_recording_a_new_consent(page, live_url, cast):
+    consent_for(cast["patient"], cast["food_bank"], cast["referrer"])
+    sign_in(page, live_url, cast["referrer"].email)
+    page.goto(
+        f"{live_url}/referrals/new/?service={cast['pantry'].pk}&patient={cast['patient'].pk}"
+    )
+    fields = page.get_by_test_id("new-consent-fields")
+    expect(page.get_by_label(re.compile(r"^Use the consent on file"))).to_be_checked()
+    expect(fields).to_be_hidden()
+    page.get_by_text("Record a new consent below").click()  # USWDS styles the label
+    expect(fields).to_be_visible()
+    expect(page.get_by_label(re.compile(r"^Consent ends on"))).to_be_visible()
+    assert_accessible(page)

@@ -591,18 +591,23 @@ def new(request: HttpRequest) -> HttpResponse:
     form = _referral_form(patient, request.POST or None, initial=initial)
     consent_form = _consent_form(request.POST or None, initial=_consent_initial())
     sending = request.POST.get("send") is not None
+    use_on_file = on_file is not None
     if request.method == "POST":
         use_on_file = on_file is not None and request.POST.get("use_consent") == str(on_file.pk)
-        # Consent is needed to send; a draft may be saved without it.
-        consent_given = request.POST.get("confirmed") or sending
-        consent_ok = use_on_file or not consent_given or consent_form.is_valid()
-        if sending and not use_on_file and not consent_form.is_valid():
-            consent_ok = False
+        # Consent is needed to send; a draft may be saved without it, or with one being
+        # recorded (its box ticked). A consent nobody is recording is not checked, and
+        # shows what was typed without errors.
+        recording = not use_on_file and bool(sending or request.POST.get("confirmed"))
+        consent_ok = not recording or consent_form.is_valid()
+        if not recording:
+            consent_form = _consent_form(
+                initial={name: consent_form[name].value() for name in consent_form.fields}
+            )
         if form.is_valid() and consent_ok:
             referral = _save_referral(
                 request,
                 form=form,
-                consent_form=consent_form if (consent_given and not use_on_file) else None,
+                consent_form=consent_form if recording else None,
                 consent=on_file if use_on_file else None,
                 patient=patient,
                 service=service,
@@ -623,6 +628,7 @@ def new(request: HttpRequest) -> HttpResponse:
             "service": service,
             "receiving": receiving,
             "on_file": on_file,
+            "use_on_file": use_on_file,
             "draft": draft,
             "need": need,
         },

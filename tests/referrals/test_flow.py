@@ -131,6 +131,40 @@ def test_a_draft_can_be_saved_without_consent_but_not_sent(client, referrer, pat
     assert Referral.objects.count() == 1
 
 
+def test_a_draft_sent_back_for_a_handoff_error_shows_no_consent_errors(
+    client, referrer, patient, service
+):
+    client.force_login(referrer)
+    response = client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service, need_category=""), "method": "verbal", "save": "1"},
+    )
+    assert response.status_code == 200
+    assert "need_category" in response.context["form"].errors
+    assert not response.context["consent_form"].errors
+    html = response.content.decode()
+    assert 'id="id_confirmed_error"' not in html
+    assert 'id="id_expires_on_error"' not in html
+    assert response.context["consent_form"]["method"].value() == "verbal"  # kept as typed
+    assert not Referral.objects.exists()
+
+
+def test_with_a_consent_on_file_a_new_one_is_checked_only_when_chosen(
+    client, referrer, patient, service
+):
+    consent_for(patient, service.organization, referrer)
+    client.force_login(referrer)
+    url = reverse("referrals:new")
+    page = client.get(url, {"service": service.pk, "patient": patient.pk})
+    assert page.context["use_on_file"]
+    response = client.post(
+        url, {**_handoff_post(patient, service, need_category=""), "use_consent": "", "send": "1"}
+    )
+    html = response.content.decode()
+    assert response.context["consent_form"].errors
+    assert 'id="new-consent" type="radio" name="use_consent" value="" checked>' in html
+
+
 def test_consent_on_file_is_offered_and_used(client, referrer, patient, service):
     on_file = consent_for(patient, service.organization, referrer)
     client.force_login(referrer)
