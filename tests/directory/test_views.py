@@ -221,7 +221,7 @@ def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer
     sign_in(client, referrer)
     url = reverse("directory:service", args=[pantry.hsds_id])
 
-    assert "Capacity: Waitlist (updated now)" in client.get(url).content.decode()
+    assert "Capacity: Waitlist (updated just now)" in client.get(url).content.decode()
     Service.objects.filter(pk=pantry.pk).update(capacity_updated_at=pantry.capacity_updated_at - timedelta(hours=3))
     assert "Capacity: Waitlist (updated 3\xa0hours ago)" in client.get(url).content.decode()
 
