@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DatabaseError, models, transaction
 from django.utils.translation import gettext as _
 
@@ -47,7 +47,7 @@ from directory.models import (
     refresh_search_documents,
 )
 from directory.search import deferred_search_rows
-from directory.taxonomy import forget_term_choices
+from directory.taxonomy import TermTree, forget_term_choices
 
 BATCH = 500  # ids per IN (...) list: under SQLite's limit on query parameters
 
@@ -107,6 +107,8 @@ class Row:
 class ImportResult:
     created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Rows already stored with the same values: not written, so their timestamps stay.
+    unchanged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -115,16 +117,20 @@ class ImportResult:
         lines = []
         for table in schema.TABLES:
             name = table.path.removesuffix(".csv")
-            created, updated, skipped = (
+            created, updated, unchanged, skipped = (
                 self.created.get(table.name, 0),
                 self.updated.get(table.name, 0),
+                self.unchanged.get(table.name, 0),
                 self.skipped.get(table.name, 0),
             )
-            if created or updated or skipped:
-                text = _("%(table)s: %(created)d new, %(updated)d updated") % {
+            if created or updated or unchanged or skipped:
+                text = _(
+                    "%(table)s: %(created)d new, %(updated)d updated, %(unchanged)d unchanged"
+                ) % {
                     "table": name,
                     "created": created,
                     "updated": updated,
+                    "unchanged": unchanged,
                 }
                 if skipped:
                     text += _(", %(skipped)d skipped") % {"skipped": skipped}
@@ -135,6 +141,7 @@ class ImportResult:
         return {
             "created": dict(self.created),
             "updated": dict(self.updated),
+            "unchanged": dict(self.unchanged),
             "skipped": dict(self.skipped),
             "lines": self.lines(),
         }
@@ -226,6 +233,11 @@ class _Importer:
         self.total = max(1, package.row_count)
         self.skips: dict[tuple[str, str], list[Row]] = {}
         self.done = 0
+        # HSDS ids of the rows this import created or changed, by table: what the search
+        # data is rebuilt from.
+        self.written: dict[str, set[uuid.UUID]] = defaultdict(set)
+        # Services that lost a taxonomy term when an attribute row moved to another service.
+        self.left_services: set[int] = set()
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -738,29 +750,39 @@ class _Importer:
     def _upsert(
         self, table_name: str, items: list[tuple[uuid.UUID, dict[str, object]]]
     ) -> list[models.Model]:
-        """Insert new rows and update existing ones (by hsds_id) in bulk; returns the objects.
+        """Insert new rows and update changed ones (by hsds_id) in bulk; returns the objects.
 
         One INSERT … ON CONFLICT (hsds_id) DO UPDATE per batch: bulk_update's CASE per row and
         field is a hundred times slower at tens of thousands of rows. Existing rows are loaded
-        first so a row that leaves a field out keeps its stored value.
+        first so a row that leaves a field out keeps its stored value, and a row whose values
+        are all as stored is not written at all: its updated_at (the API's modified_after)
+        and its search data stay as they are.
         """
         model = MODELS[table_name]
         existing: dict[uuid.UUID, models.Model] = {}
         for batch in _batches(hsds_id for hsds_id, _attrs in items):
             existing.update((o.hsds_id, o) for o in model.objects.filter(hsds_id__in=batch))
-        objs, fields = [], set()
+        objs, changed, fields = [], [], set()
+        created = updated = 0
         for hsds_id, attrs in items:
-            obj = existing.get(hsds_id) or model(hsds_id=hsds_id)
-            for name, value in attrs.items():
-                setattr(obj, name, _storable(model, name, value))
-            if isinstance(obj, Schedule):
-                obj.days_mask = Schedule.mask_for(obj.byday)
-            fields.update(attrs)
+            obj = existing.get(hsds_id)
+            if obj is None:
+                obj = model(hsds_id=hsds_id)
+                created += 1
+            was_service = obj.service_id if isinstance(obj, ServiceTaxonomy) else None
+            if _assign(model, obj, attrs) or obj._state.adding:
+                if not obj._state.adding:
+                    updated += 1
+                    if was_service and obj.service_id != was_service:
+                        self.left_services.add(was_service)
+                changed.append(obj)
+                fields.update(attrs)
+                self.written[table_name].add(hsds_id)
             objs.append(obj)
-        self._save(model, objs, fields)
-        updated = sum(1 for hsds_id, _attrs in items if hsds_id in existing)
-        self.result.created[table_name] += len(items) - updated
+        self._save(model, changed, fields)
+        self.result.created[table_name] += created
         self.result.updated[table_name] += updated
+        self.result.unchanged[table_name] += len(items) - created - updated
         self.tick("save", len(items))
         return objs
 
@@ -805,17 +827,26 @@ class _Importer:
                     attrs["code"] = str(row.id)
             items.append((row.id, attrs))
         terms = self._upsert("taxonomy_term", items)
-        if items:  # written in bulk, without the signals that clear the search form's list
-            transaction.on_commit(forget_term_choices)
         self.pk["taxonomy_term"] = _pk_map(TaxonomyTerm, self._ids("taxonomy_term"))
         # Parents go in a second pass: a parent may be a term this import creates.
         with_parents = []
         for row, term in zip(rows, terms, strict=True):
-            if row.has("parent_id"):
-                term.parent_id = self._fk("taxonomy_term", row.get("parent_id"))
-                with_parents.append(term)
+            if not row.has("parent_id"):
+                continue
+            parent = self._fk("taxonomy_term", row.get("parent_id"))
+            if term.parent_id == parent:
+                continue
+            if row.id not in self.written["taxonomy_term"]:  # the parent is its only change
+                self.written["taxonomy_term"].add(row.id)
+                self.result.updated["taxonomy_term"] += 1
+                self.result.unchanged["taxonomy_term"] -= 1
+            term.parent_id = parent
+            with_parents.append(term)
         if with_parents:
             self._save(TaxonomyTerm, with_parents, ["parent"])
+        if self.written["taxonomy_term"]:
+            # Written in bulk, without the signals that clear the search form's list.
+            transaction.on_commit(forget_term_choices)
         self.tick("save", len(self.rows["taxonomy"]))
 
     def _write_organizations(self) -> None:
@@ -961,31 +992,64 @@ class _Importer:
         self._upsert("attribute", items)
 
     def _refresh_search(self) -> None:
-        """Search words and needs derive from services, their organization and their terms."""
-        pks: set[int] = set(self.pk.get("service", {}).values())
-        organizations = [
-            self.pk["organization"][i]
-            for i in self.package_ids["organization"]
-            if i in self.pk["organization"]
-        ]
-        terms = [
-            self.pk["taxonomy_term"][i]
-            for i in self.package_ids["taxonomy_term"]
-            if i in self.pk["taxonomy_term"]
-        ]
+        """Search words and needs derive from services, their organization and their terms.
+
+        Only what this import created or changed is rebuilt: a re-import of the same
+        package leaves every search row (and its ServiceNeed rows) as it was.
+        """
+        pks: set[int] = {self.pk["service"][i] for i in self.written["service"]}
+        pks |= self.left_services
+        organizations = [self.pk["organization"][i] for i in self.written["organization"]]
         for batch in _batches(organizations):
             pks.update(
                 Service.objects.filter(organization_id__in=batch).values_list("pk", flat=True)
             )
-        for batch in _batches(terms):
+        if self.written["taxonomy_term"]:
+            # A term's needs come from its ancestors' codes, so a renamed, recoded or moved
+            # term changes the services under its descendants too.
+            terms = TermTree.load().with_descendants(
+                self.pk["taxonomy_term"][i] for i in self.written["taxonomy_term"]
+            )
+            for batch in _batches(terms):
+                pks.update(
+                    ServiceTaxonomy.objects.filter(taxonomy_term_id__in=batch).values_list(
+                        "service_id", flat=True
+                    )
+                )
+        attributes = list(self.written["attribute"])
+        for batch in _batches(attributes):
             pks.update(
-                ServiceTaxonomy.objects.filter(taxonomy_term_id__in=batch).values_list(
+                ServiceTaxonomy.objects.filter(hsds_id__in=batch).values_list(
                     "service_id", flat=True
                 )
             )
         # refresh_search_documents batches its own work; these batches only bound the IN list.
         for batch in _batches(sorted(pks), 10_000):
             refresh_search_documents(Service.objects.filter(pk__in=batch))
+
+
+def _assign(model: type[models.Model], obj: models.Model, attrs: dict[str, object]) -> bool:
+    """Set attrs on obj; True if any stored value differs from what was there."""
+    changed = False
+    for name, value in attrs.items():
+        new = _storable(model, name, value)
+        if not changed:
+            old = getattr(obj, name)
+            changed = _comparable(model, name, old) != _comparable(model, name, new)
+        setattr(obj, name, new)
+    if isinstance(obj, Schedule):
+        mask = Schedule.mask_for(obj.byday)
+        changed = changed or mask != obj.days_mask
+        obj.days_mask = mask
+    return changed
+
+
+def _comparable(model: type[models.Model], attr: str, value: object) -> object:
+    """The value as the database keeps it (an amount 5 and 5.00 are the same)."""
+    try:
+        return model._meta.get_field(attr).to_python(value)
+    except (FieldDoesNotExist, ValidationError):
+        return value
 
 
 def _storable(model: type[models.Model], attr: str, value: object) -> object:

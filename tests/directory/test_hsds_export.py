@@ -6,12 +6,13 @@ import csv
 import datetime
 import io
 import json
+import uuid
 import zipfile
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import models
+from django.db import connection, models
 
 from directory.generator import generate_directory
 from directory.hsds import schema
@@ -256,8 +257,31 @@ def test_import_of_the_export_into_an_empty_directory_reproduces_it(
     assert SearchWord.objects.filter(word="clinic").exists()
 
 
-def test_importing_the_export_again_changes_nothing_and_creates_nothing(tmp_path, rich_directory):
+def written_marks() -> dict[str, dict]:
+    """What a write leaves behind: timestamps, derived rows' keys, and (PostgreSQL) where
+    each search row sits on disk: an UPDATE writes a new row version with a new ctid."""
+    marks = {
+        "organization": dict(Organization.objects.values_list("hsds_id", "updated_at")),
+        "service": dict(Service.objects.values_list("hsds_id", "updated_at")),
+        "need": dict(ServiceNeed.objects.values_list("pk", "service__hsds_id")),
+    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.hsds_id, r.ctid::text FROM directory_servicesearch r"
+                " JOIN directory_service s ON s.id = r.service_id"
+            )
+            marks["search_row"] = dict(cursor.fetchall())
+    return marks
+
+
+def counts(result_counts: dict[str, int]) -> dict[str, int]:
+    return {table: n for table, n in result_counts.items() if n}
+
+
+def test_importing_the_export_again_changes_nothing_and_writes_nothing(tmp_path, rich_directory):
     before = canonical_dump()
+    marks = written_marks()
     pks = set(Service.objects.values_list("pk", flat=True))
     export_directory(tmp_path / "out.zip")
 
@@ -265,5 +289,38 @@ def test_importing_the_export_again_changes_nothing_and_creates_nothing(tmp_path
 
     assert canonical_dump() == before
     assert set(Service.objects.values_list("pk", flat=True)) == pks
-    assert not result.created.get("service")
-    assert result.updated["service"] == len(pks)
+    assert (counts(result.created), counts(result.updated)) == ({}, {})
+    assert result.unchanged["service"] == len(pks)
+    assert f"services: 0 new, 0 updated, {len(pks)} unchanged" in result.lines()
+    # Not rewritten: the API's modified_after does not list them, their search rows stay.
+    assert written_marks() == marks
+
+
+def test_reimporting_with_one_field_changed_updates_that_row_alone(tmp_path, rich_directory):
+    marks = written_marks()
+    export_directory(tmp_path / "out")
+    services_csv = tmp_path / "out" / "services.csv"
+    with services_csv.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    legal = next(r for r in rows if r["name"] == "Legal clinic")
+    legal["description"] = "Free legal help, now also on Saturdays."
+    with services_csv.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    result = import_path(tmp_path / "out")
+
+    assert (counts(result.created), counts(result.updated)) == ({}, {"service": 1})
+    after = written_marks()
+    changed = {
+        kind: {key for key in marks[kind] if after[kind].get(key) != marks[kind][key]}
+        for kind in marks
+    }
+    legal_id = uuid.UUID(legal["id"])
+    assert changed["service"] == {legal_id}
+    assert changed["organization"] == set()
+    # Only the changed service's needs and search row were rebuilt.
+    assert {marks["need"][pk] for pk in changed["need"]} <= {legal_id}
+    assert changed.get("search_row", {legal_id}) == {legal_id}
+    assert "Saturdays" in Service.objects.get(hsds_id=legal_id).search_document

@@ -158,6 +158,41 @@ def test_reimport_updates_in_place_without_duplicates(tmp_path):
     assert "Daily" in service.search_document
 
 
+def test_moving_a_term_to_another_service_takes_its_need_from_the_first(tmp_path):
+    import_path(write_package(tmp_path / "first", valid_files()))
+    other = ServiceFactory(name="Legal aid")
+    pantry = Service.objects.get(hsds_id=SERVICE)
+    assert pantry.needs.filter(category="food-insecurity").exists()
+
+    files = {
+        "attributes.csv": f"id,link_id,link_entity,taxonomy_term_id\r\n{ATTRIBUTE},{other.hsds_id},service,{pantry_term_id()}\r\n"
+    }
+    result = import_path(write_package(tmp_path / "moved", files))
+
+    assert result.updated["attribute"] == 1
+    assert not pantry.needs.filter(category="food-insecurity").exists()
+    assert other.needs.filter(category="food-insecurity").exists()
+
+
+def test_moving_a_term_under_another_gives_services_below_it_the_new_need(tmp_path):
+    parent = TaxonomyTerm.objects.create(code="X-1", name="Custom root", vocabulary="custom")
+    child = TaxonomyTerm.objects.create(
+        code="X-1.1", name="Custom child", vocabulary="custom", parent=parent
+    )
+    service = ServiceFactory(name="Corner shelf")
+    ServiceTaxonomy.objects.create(service=service, taxonomy_term=child)
+    service.refresh_search_document()
+    assert not service.needs.exists()
+
+    files = {
+        "taxonomy_terms.csv": f"id,code,name,parent_id,taxonomy\r\n{parent.hsds_id},X-1,Custom root,{pantry_term_id()},custom\r\n"
+    }
+    result = import_path(write_package(tmp_path / "moved", files))
+
+    assert result.updated["taxonomy_term"] == 1
+    assert list(service.needs.values_list("category", flat=True)) == ["food-insecurity"]
+
+
 def test_renaming_a_term_by_import_shows_in_the_search_form_once_it_commits(tmp_path, django_capture_on_commit_callbacks):
     from directory.forms import SearchForm
 
