@@ -25,6 +25,7 @@ from directory.hsds.reader import (
     Progress,
     Report,
     iter_tables,
+    place,
     read_path,
     read_upload,
 )
@@ -89,7 +90,9 @@ class Row:
     file: str
     label: int | str
     values: dict[str, object]  # typed values of the columns the row has (blank: None)
-    skip: bool = False
+    skip: bool = False  # not to be written: it has a problem, or is skipped with a note
+    warned: bool = False  # skipped with a note (not a problem): nothing more to check
+    bad: frozenset[str] = frozenset()  # fields with a problem ("": the whole row)
 
     @property
     def id(self) -> uuid.UUID | None:
@@ -101,6 +104,10 @@ class Row:
 
     def get(self, name: str):
         return self.values.get(name)
+
+    def missing(self, name: str) -> bool:
+        """Blank or left out; not a value that was refused (its problem is already said)."""
+        return self.values.get(name) is None and name not in self.bad
 
 
 @dataclass
@@ -242,10 +249,11 @@ class _Importer:
     # --- reporting --------------------------------------------------------------------------
 
     def problem(self, row: Row, field_name: str | None, message: str) -> None:
+        row.bad = row.bad | {field_name or ""}
         self.report.problem(row.file, row.label, field_name, message)
 
     def skip(self, table: str, row: Row, reason: str) -> None:
-        row.skip = True
+        row.skip = row.warned = True
         self.result.skipped[table] += 1
         self.skips.setdefault((row.file, reason), []).append(row)
 
@@ -300,7 +308,7 @@ class _Importer:
                     self.problem(row, name, str(error))
                     row.skip = True
             for column in table.required:
-                if row.values.get(column.name) is None and not self._bad(row, column.name):
+                if row.missing(column.name):
                     if column.name in record.values:
                         self.problem(row, column.name, _("is required but empty"))
                     elif self.package.is_json:
@@ -308,8 +316,7 @@ class _Importer:
                     row.skip = True
             if (own := row.id) is not None:
                 if own in first_row:
-                    first = first_row[own]
-                    where = _("row %(row)d") % {"row": first} if isinstance(first, int) else first
+                    where = place(first_row[own])
                     self.problem(
                         row,
                         "id",
@@ -326,12 +333,6 @@ class _Importer:
             if len(rows) % 1000 == 0:
                 self.tick("check", 1000)
         self.tick("check", len(rows) % 1000)
-
-    def _bad(self, row: Row, name: str) -> bool:
-        return any(
-            p.file == row.file and p.row == row.label and p.field == name
-            for p in self.report.problems[-5:]
-        )
 
     def _check_references(self) -> None:
         wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
@@ -472,6 +473,8 @@ class _Importer:
             ):
                 stored[hsds_id] = (low, high)
         for row in self.rows["service"]:
+            if row.bad & {"minimum_age", "maximum_age"}:
+                continue  # a refused age is named already; the stored one says nothing
             old = stored.get(row.id, (None, None))
             low = row.get("minimum_age") if row.has("minimum_age") else old[0]
             high = row.get("maximum_age") if row.has("maximum_age") else old[1]
@@ -517,7 +520,7 @@ class _Importer:
                 by_location[location] = row
 
     def _check_service_at_locations(self) -> None:
-        rows = [r for r in self.rows["service_at_location"] if r.id and not r.skip]
+        rows = [r for r in self.rows["service_at_location"] if r.id and not r.warned]
         for row in rows:
             self.sal_parts[row.id] = (row.get("service_id"), row.get("location_id"))
         linked = {
@@ -541,6 +544,8 @@ class _Importer:
                     pairs[(service, location)] = _("the directory (id %(id)s)") % {"id": hsds_id}
         for row in rows:
             pair = (row.get("service_id"), row.get("location_id"))
+            if None in pair:
+                continue
             if pair in pairs:
                 self.problem(
                     row,
@@ -568,7 +573,11 @@ class _Importer:
                     ),
                 )
         for row in self.rows["service_area"]:
-            if not row.skip and not (row.get("service_id") or row.get("service_at_location_id")):
+            if (
+                not row.warned
+                and row.missing("service_id")
+                and row.missing("service_at_location_id")
+            ):
                 self.problem(
                     row,
                     "service_id",
@@ -576,17 +585,19 @@ class _Importer:
                 )
 
     def _check_schedules(self) -> None:
+        links = ("service_id", "location_id", "service_at_location_id")
         for row in self.rows["schedule"]:
-            if row.skip:
+            # A row with a problem is checked on: each problem of a row is named at once.
+            if row.warned:
                 continue
-            if not any(row.get(c) for c in ("service_id", "location_id", "service_at_location_id")):
+            if all(row.missing(c) for c in links):
                 self.skip(
                     "schedule",
                     row,
                     _("the schedule belongs to no service or location; it was skipped."),
                 )
                 continue
-            byday, opens, closes = row.get("byday"), row.get("opens_at"), row.get("closes_at")
+            byday, opens = row.get("byday"), row.get("opens_at")
             if row.get("freq") == "MONTHLY" or (row.get("interval") or 1) != 1:
                 self.skip(
                     "schedule",
@@ -596,7 +607,7 @@ class _Importer:
                     ),
                 )
                 continue
-            if not byday and opens is None and closes is None:
+            if row.missing("byday") and row.missing("opens_at") and row.missing("closes_at"):
                 self.skip(
                     "schedule",
                     row,
@@ -604,7 +615,7 @@ class _Importer:
                 )
                 continue
             days = [d.strip().upper() for d in str(byday or "").split(",") if d.strip()]
-            if not days:
+            if not days and "byday" not in row.bad:
                 self.problem(
                     row, "byday", _("the days are missing: give them as MO,TU,WE,TH,FR,SA,SU")
                 )
@@ -616,8 +627,8 @@ class _Importer:
                         _("%(day)r is not a day of the week: use MO, TU, WE, TH, FR, SA or SU")
                         % {"day": day},
                     )
-            for name, value in (("opens_at", opens), ("closes_at", closes)):
-                if value is None:
+            for name in ("opens_at", "closes_at"):
+                if row.missing(name):
                     self.problem(row, name, _("is required when the schedule lists days"))
             if (
                 row.get("valid_from")
@@ -653,23 +664,23 @@ class _Importer:
             row.values["byday"] = ",".join(days)
 
     def _check_languages(self) -> None:
-        skipped_phones = {r.id for r in self.rows["phone"] if r.skip}
+        skipped_phones = {r.id for r in self.rows["phone"] if r.warned}
         for row in self.rows["language"]:
-            if row.skip:
+            if row.warned:
                 continue
             if row.get("phone_id") in skipped_phones:
                 self.skip(
                     "language", row, _("the language's phone was skipped, so the language was too.")
                 )
                 continue
-            if not any(row.get(c) for c in ("service_id", "location_id", "phone_id")):
+            if all(row.missing(c) for c in ("service_id", "location_id", "phone_id")):
                 self.skip(
                     "language",
                     row,
                     _("the language belongs to no service, location or phone; it was skipped."),
                 )
                 continue
-            if not row.get("name") and not row.get("code"):
+            if row.missing("name") and row.missing("code"):
                 self.problem(row, "code", _("a language needs a name or a code (such as es)"))
 
     def _check_attributes(self) -> None:

@@ -7,6 +7,7 @@ file, the row and the field, so the importer can report everything at once.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from directory.hsds import schema
 from directory.hsds.schema import Table
+from directory.hsds.values import BadValue, is_blank, parse
 
 # Past this many problems the rest are counted, not listed: nobody reads the 10,001st.
 MAX_PROBLEMS = 500
@@ -32,6 +34,36 @@ DATAPACKAGE = "datapackage.json"
 csv.field_size_limit(64 * 1024 * 1024)  # GeoJSON service areas can be long cells
 
 Progress = Callable[[str, int, int], None]
+
+
+# A JSON location such as services[44].phones[0]: the item of the file it is in.
+_JSON_ITEM_RE = re.compile(r"^(?P<list>services|contents|resources)\[(?P<index>\d+)\]")
+_NUMBER_RE = re.compile(r"(\d+)")
+
+
+def place(row: int | str | None) -> str:
+    """Where in its file a row is, for a person: a CSV row number (the header is row 1), or
+    the JSON path with the service it is in counted from 1, as a person counts."""
+    if row is None:
+        return ""
+    if isinstance(row, int):
+        return _("row %(row)d") % {"row": row}
+    match = _JSON_ITEM_RE.match(row)
+    if match is None:
+        return row
+    values = {"n": int(match["index"]) + 1, "path": row}
+    if match["list"] == "resources":
+        return _("resource %(n)d (%(path)s; JSON counts from 0)") % values
+    return _("service %(n)d of the file (%(path)s; JSON counts from 0)") % values
+
+
+def _natural(text: str) -> tuple:
+    """services[10] after services[9]: numbers in a label compare as numbers."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in _NUMBER_RE.split(text)
+        if part
+    )
 
 
 @dataclass(frozen=True)
@@ -45,10 +77,8 @@ class Problem:
 
     def where(self) -> str:
         parts = [self.file]
-        if isinstance(self.row, int):
-            parts.append(_("row %(row)d") % {"row": self.row})
-        elif self.row:
-            parts.append(str(self.row))
+        if row := place(self.row):
+            parts.append(row)
         if self.field:
             parts.append(_("field %(field)s") % {"field": self.field})
         return ", ".join(parts)
@@ -57,22 +87,53 @@ class Problem:
         return f"{self.where()}: {self.message}"
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "row": self.row, "field": self.field, "message": self.message}
+        return {
+            "file": self.file,
+            "row": self.row,
+            "place": place(self.row),
+            "field": self.field,
+            "message": self.message,
+        }
+
+    @property
+    def sort_key(self) -> tuple:
+        """By file, then row (the whole file's problems first), in the order found."""
+        if self.row is None or self.row == "":
+            row: tuple = (0,)
+        elif isinstance(self.row, int):
+            row = (1, self.row)
+        else:
+            row = (2, _natural(self.row))
+        return (self.file, row)
 
 
 @dataclass
 class Report:
-    problems: list[Problem] = field(default_factory=list)
+    """Every problem found, sorted by file and row; past MAX_PROBLEMS the rest are counted."""
+
     more_problems: int = 0
     warnings: list[str] = field(default_factory=list)
+    # (sort key, order found, problem), kept sorted: the first MAX_PROBLEMS by file and row,
+    # whatever order the checks found them in.
+    _kept: list[tuple[tuple, int, Problem]] = field(default_factory=list, repr=False)
+    _found: int = 0
 
     def problem(
         self, file: str, row: int | str | None, field_name: str | None, message: str
     ) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(Problem(file, row, field_name, message))
-        else:
+        found = Problem(file, row, field_name, message)
+        entry = (found.sort_key, self._found, found)
+        self._found += 1
+        if len(self._kept) >= MAX_PROBLEMS:
             self.more_problems += 1
+            if entry >= self._kept[-1]:
+                return
+            self._kept.pop()
+        bisect.insort(self._kept, entry)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [problem for _key, _order, problem in self._kept]
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -80,7 +141,7 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems)
+        return bool(self._kept)
 
     def problem_lines(self) -> list[str]:
         lines = [str(p) for p in self.problems]
@@ -581,8 +642,14 @@ class _Flattener:
         *,
         top_level: bool = False,
         inherited: dict | None = None,
+        check_only: bool = False,
     ) -> object:
-        """Add obj (and what it nests) as rows; return its id (or None)."""
+        """Add obj (and what it nests) as rows; return its id (or None).
+
+        check_only: obj is inside a repeat that differs from the first object with its id.
+        Its values are checked, so each bad one is named, but it adds no rows: its links
+        lead to the repeated id, and checks across rows would only echo that problem.
+        """
         table = schema.BY_NAME[table_name]
         if not isinstance(obj, dict):
             self.report.problem(self.file, label, None, _("must be an object"))
@@ -618,14 +685,20 @@ class _Flattener:
         # Single objects this one points at ("up") come first, so their ids fill our columns.
         for key, value, child_table, link, direction in children:
             if direction == "up" and value is not None:
-                child_id = self.add(child_table, value, f"{label}.{key}")
+                child_id = self.add(child_table, value, f"{label}.{key}", check_only=check_only)
                 if child_id is not None and _blank_json(values.get(link)):
                     values[link] = child_id
         if table_name == "attribute" and _blank_json(values.get("link_entity")) and inherited:
             values["link_entity"] = inherited.get("_entity")
         values.pop("_entity", None)
-        if not self._keep(table, label, values, top_level):
-            return own_id
+        if check_only:
+            kept = _SAME if self._repeats(table, values) else _CONFLICT
+        else:
+            kept = self._keep(table, label, values, top_level)
+        if kept is _SAME:
+            return own_id  # the same object repeated (an organization nested in each service)
+        if kept is _CONFLICT:
+            self._check_values(table, label, values)
         for key, value, child_table, link, direction in children:
             if direction != "down" or value is None:
                 continue
@@ -636,10 +709,21 @@ class _Flattener:
             if child_table == "attribute":
                 passed["_entity"] = table_name
             for index, child in enumerate(value):
-                self.add(child_table, child, f"{label}.{key}[{index}]", inherited=passed)
+                self.add(
+                    child_table,
+                    child,
+                    f"{label}.{key}[{index}]",
+                    inherited=passed,
+                    check_only=kept is _CONFLICT,
+                )
         return own_id
 
-    def _keep(self, table: Table, label: str, values: dict, top_level: bool) -> bool:
+    def _keep(self, table: Table, label: str, values: dict, top_level: bool) -> str:
+        """Add the object's row unless its id was seen before: _KEPT, _SAME or _CONFLICT.
+
+        A repeat that differs is a problem; add() still checks its values and what it
+        nests, so a bad value in it is named too (it may be why the two differ).
+        """
         own_id = values.get("id")
         sheet = self.sheets.setdefault(table.name, Sheet(table, self.file))
         sheet.columns.update(values)
@@ -647,24 +731,57 @@ class _Flattener:
             key = (table.name, own_id.strip().lower())
             if key in self.seen:
                 first_label, first_values = self.seen[key]
-                if top_level or any(
-                    first_values.get(k) != v
-                    for k, v in values.items()
-                    if k in first_values and not _blank_json(v)
-                ):
-                    self.report.problem(
-                        self.file,
-                        label,
-                        "id",
-                        _(
-                            "the id %(id)s is used again for a different %(object)s (first at %(first)s); ids must be unique"
-                        )
-                        % {"id": own_id, "object": table.name, "first": first_label},
-                    )
-                return False  # the same object repeated (an organization nested in each service)
+                differ = _differ(first_values, values)
+                if not (top_level or differ):
+                    return _SAME
+                first = place(first_label)
+                if differ:
+                    message = _(
+                        "the id %(id)s is used again for a different %(object)s: the first is "
+                        "at %(first)s, and they differ in %(fields)s; ids must be unique"
+                    ) % {
+                        "id": own_id,
+                        "object": table.name.replace("_", " "),
+                        "first": first,
+                        "fields": ", ".join(differ),
+                    }
+                else:
+                    message = _(
+                        "the id %(id)s is used again for another %(object)s: the first is at "
+                        "%(first)s; ids must be unique"
+                    ) % {"id": own_id, "object": table.name.replace("_", " "), "first": first}
+                self.report.problem(self.file, label, "id", message)
+                return _CONFLICT
             self.seen[key] = (label, values)
         sheet.records.append(Record(label, values))
-        return True
+        return _KEPT
+
+    def _repeats(self, table: Table, values: dict) -> bool:
+        """An object seen before with the same values (it was checked there)."""
+        own_id = values.get("id")
+        if not isinstance(own_id, str):
+            return False
+        first = self.seen.get((table.name, own_id.strip().lower()))
+        return first is not None and not _differ(first[1], values)
+
+    def _check_values(self, table: Table, label: str, values: dict) -> None:
+        """The importer's checks of each value, for an object that adds no row."""
+        for key, raw in values.items():
+            column = table.by_name.get(key)
+            if column is None or not column.stored or key == "id" or is_blank(raw):
+                continue
+            try:
+                parse(column, raw)
+            except BadValue as error:
+                self.report.problem(self.file, label, key, str(error))
+
+
+_KEPT, _SAME, _CONFLICT = "kept", "same", "conflict"
+
+
+def _differ(first: dict, again: dict) -> list[str]:
+    """The fields a repeated object gives a value that is not the first one's."""
+    return [k for k, v in again.items() if k in first and not _blank_json(v) and first[k] != v]
 
 
 def _blank_json(value: object) -> bool:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from directory.hsds import reader
 from directory.hsds.importer import ImportFailed, import_path, import_upload
 from directory.hsds.models import ImportJob
 from directory.hsds.tasks import run_import_job
@@ -502,7 +503,7 @@ def test_hsds_json_of_nested_services_imports(tmp_path):
     assert any("contacts" in w for w in result.warnings)
 
 
-def test_json_problems_name_the_object_path(tmp_path):
+def test_json_problems_name_the_object_path_and_the_service_counted_from_1(tmp_path):
     services = json_services()
     services[0]["service_at_locations"][0]["location"]["latitude"] = 123.4
     services[1]["id"] = SERVICE
@@ -513,15 +514,91 @@ def test_json_problems_name_the_object_path(tmp_path):
     with pytest.raises(ImportFailed) as failed:
         import_path(path)
 
-    messages = [str(p) for p in failed.value.problems]
-    assert (
-        "services.json, services[0].service_at_locations[0].location, field latitude: 123.4 is out of range: it must be between -90 and 90".replace(
-            "123.4 is", "'123.4' is"
-        )
-        in messages
-    )
-    assert any(m.startswith("services.json, services[1], field id: the id") for m in messages)
+    assert [str(p) for p in failed.value.problems] == [
+        "services.json, service 1 of the file (services[0].service_at_locations[0].location; "
+        "JSON counts from 0), field latitude: '123.4' is out of range: it must be between -90 and 90",
+        "services.json, service 2 of the file (services[1]; JSON counts from 0), field id: "
+        f"the id {SERVICE} is used again for a different service: the first is at service 1 "
+        "of the file (services[0]; JSON counts from 0), and they differ in name, status; "
+        "ids must be unique",
+    ]
     assert canonical_dump() == before
+
+
+def test_a_bad_value_in_a_repeated_json_object_is_named_as_well_as_the_repeat(tmp_path):
+    services = json_services()
+    second_place = services[1]["service_at_locations"][0]
+    second_place["location"] = dict(second_place["location"], longitude=-500)
+    path = tmp_path / "services.json"
+    path.write_text(json.dumps(services))
+
+    before = canonical_dump()
+    with pytest.raises(ImportFailed) as failed:
+        import_path(path)
+
+    where = "services.json, service 2 of the file (services[1].service_at_locations[0].location; JSON counts from 0)"
+    assert [str(p) for p in failed.value.problems] == [
+        f"{where}, field id: the id {LOCATION} is used again for a different location: the "
+        "first is at service 1 of the file (services[0].service_at_locations[0].location; JSON "
+        "counts from 0), and they differ in longitude; ids must be unique",
+        f"{where}, field longitude: '-500' is out of range: it must be between -180 and 180",
+    ]
+    assert canonical_dump() == before
+
+
+def test_every_problem_of_a_row_is_named_not_only_the_first(tmp_path):
+    files = valid_files()
+    files["schedules.csv"] = (
+        f'id,service_id,freq,byday,opens_at,closes_at\r\n{SCHEDULE},{SERVICE},WEEKLY,"TU,XX",25:00,18:00\r\n'
+    )
+    files["languages.csv"] = f"id,phone_id,name,code\r\n{LANGUAGE},not-an-id,,\r\n"
+
+    with pytest.raises(ImportFailed) as failed:
+        import_path(write_package(tmp_path / "pkg", files))
+
+    assert [(p.file, p.row, p.field) for p in failed.value.problems] == [
+        ("languages.csv", 2, "phone_id"),
+        ("languages.csv", 2, "code"),  # a language needs a name or a code
+        ("schedules.csv", 2, "opens_at"),  # '25:00' is not a time of day
+        ("schedules.csv", 2, "byday"),  # 'XX' is not a day of the week
+    ]
+
+
+def test_problems_are_listed_by_file_then_row_whatever_order_they_were_found_in(tmp_path):
+    files = valid_files()
+    other = str(uuid.uuid4())
+    files["services.csv"] = (
+        "id,organization_id,name,status\r\n"
+        f"{SERVICE},{MISSING},Weekly Food Pantry,active\r\n"  # found by the reference check
+        f"{other},{ORG},Holiday Meals,sometimes\r\n"  # found first, reading the file
+    )
+    files["locations.csv"] = files["locations.csv"].replace("42.3399", "123.4")
+
+    with pytest.raises(ImportFailed) as failed:
+        import_path(write_package(tmp_path / "pkg", files))
+
+    assert [(p.file, p.row, p.field) for p in failed.value.problems] == [
+        ("locations.csv", 2, "latitude"),
+        ("services.csv", 2, "organization_id"),
+        ("services.csv", 3, "status"),
+    ]
+
+
+def test_past_the_cap_the_first_problems_by_file_and_row_are_listed_and_the_rest_counted(
+    monkeypatch,
+):
+    monkeypatch.setattr(reader, "MAX_PROBLEMS", 3)
+    report = reader.Report()
+    for label in ("services[10]", "services[9]", "services[2]", "services[2].phones[0]"):
+        report.problem("services.json", label, "name", "is required but missing")
+    report.problem("a.json", None, None, "is not valid JSON")
+
+    assert [(p.file, p.row) for p in report.problems] == [
+        ("a.json", None),
+        ("services.json", "services[2]"),
+        ("services.json", "services[2].phones[0]"),
+    ]
+    assert report.problem_lines()[-1] == "… and 2 more problems."
 
 
 def test_json_that_is_not_json_is_named(existing):
@@ -579,6 +656,7 @@ def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
         {
             "file": "locations.csv",
             "row": 2,
+            "place": "row 2",
             "field": "latitude",
             "message": "'123.4' is out of range: it must be between -90 and 90",
         }
@@ -586,6 +664,7 @@ def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
     assert not Service.objects.filter(hsds_id=SERVICE).exists()
     page = client.get(response.url).content.decode()
     assert "Nothing was imported" in page and "&#x27;123.4&#x27; is out of range" in page
+    assert "<td>row 2</td>" in page
 
 
 def test_the_job_page_shows_when_the_file_was_uploaded_without_a_doubled_full_stop(
