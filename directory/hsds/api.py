@@ -2,7 +2,8 @@
 
 Lists are paged as the HSDS API pages them ({total_items, total_pages, page_number, size,
 first_page, last_page, empty, contents}). A bad parameter is a 400 with a JSON error; an
-unknown id a 404. Only active services, and the organizations that receive referrals, are
+unknown id, or an address that is not part of the API, a 404; a method other than GET or
+HEAD a 405; each in the same JSON shape ({error, status}). Only active services, and the organizations that receive referrals, are
 published, as in the directory's own pages.
 """
 
@@ -14,17 +15,17 @@ import math
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from directory.hsds import rows, schema
 from directory.models import (
@@ -40,6 +41,7 @@ from directory.models import (
 )
 
 PER_PAGE = 50
+READ_METHODS = ("GET", "HEAD")
 MAX_PER_PAGE = 500
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 # HSDS parameters this API does not offer; asking for them is an error, not silently ignored.
@@ -67,10 +69,19 @@ def _error(message: str, status: int = 400) -> JsonResponse:
 
 
 def api_view(view):
-    """GET only; BadRequest becomes a 400 and Http404 a 404, both as JSON."""
+    """GET and HEAD only (any other method is a 405); BadRequest becomes a 400 and Http404 a
+    404; all three as JSON."""
 
-    @require_GET
+    @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in READ_METHODS:
+            response = _error(
+                _("this API is read-only: %(method)s is not allowed; use GET")
+                % {"method": request.method},
+                405,
+            )
+            response["Allow"] = ", ".join(READ_METHODS)
+            return response
         try:
             return view(request, *args, **kwargs)
         except BadRequest as error:
@@ -78,9 +89,9 @@ def api_view(view):
         except Http404 as error:
             return _error(str(error) or _("not found"), 404)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
+    # Nothing here changes anything, so there is nothing for a CSRF token to protect; without
+    # this a POST got the CSRF middleware's HTML 403 page before the JSON 405 above.
+    return csrf_exempt(wrapper)
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -146,8 +157,14 @@ def _common(request: HttpRequest) -> None:
     for name, message in UNSUPPORTED.items():
         if request.GET.get(name):
             raise BadRequest(str(message))
-    if request.GET.get("format", "json") != "json":
-        raise BadRequest(_("format must be json; ndjson is not supported by this API"))
+    asked = request.GET.get("format", "json")
+    if asked != "json":
+        raise BadRequest(
+            _(
+                "format=%(format)s is not supported: this API answers in JSON only (format=json, the default)"
+            )
+            % {"format": asked[:20]}
+        )
 
 
 def _words(request: HttpRequest) -> list[str]:
@@ -523,3 +540,27 @@ def _get(queryset: QuerySet, hsds_id: str, noun: str):
     if found is None:
         raise Http404(_("there is no %(noun)s with the id %(id)s") % {"noun": noun, "id": hsds_id})
     return found
+
+
+@csrf_exempt
+def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any address under api/hsds/ that is not part of the API, with any method: a JSON 404."""
+    without_slash = request.path_info.rstrip("/")
+    if request.path_info.endswith("/") and _is_api_address(without_slash):
+        message = _(
+            "there is nothing at %(path)s: the address is %(right)s, without the slash at the end"
+        ) % {"path": request.path, "right": request.path.rstrip("/")}
+    else:
+        message = _("there is nothing at %(path)s; %(openapi)s lists what this API offers") % {
+            "path": request.path,
+            "openapi": reverse("hsds_api:openapi"),
+        }
+    return _error(message, 404)
+
+
+def _is_api_address(path_info: str) -> bool:
+    try:
+        match = resolve(path_info)
+    except Resolver404:
+        return False
+    return match.namespace == "hsds_api" and match.url_name != "unknown"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from directory.hsds import api
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("organizations/<str:hsds_id>", api.organization, name="organization"),
     path("taxonomy_terms", api.taxonomy_terms, name="taxonomy_terms"),
     path("service_at_locations", api.service_at_locations, name="service_at_locations"),
+    # Last: whatever else is asked for under api/hsds/ gets a JSON 404, not the site's HTML one.
+    re_path(r"^(?P<rest>.*)$", api.unknown, name="unknown"),
 ]

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, reverse
 
 from directory.hsds import urls as hsds_urls
@@ -63,8 +64,57 @@ def test_root_says_which_hsds_version_and_where_the_openapi_file_is(client, db):
 
 def test_the_api_is_public_and_read_only(client, pantry):
     assert api(client, "services").status_code == 200  # nobody signed in
+    assert client.head(reverse("hsds_api:services")).status_code == 200
     response = client.post(reverse("hsds_api:services"))
     assert response.status_code == 405
+
+
+def api_addresses() -> list[str]:
+    """Every address of the API (an unknown id for the two that take one)."""
+    return [
+        reverse(f"hsds_api:{p.name}", args=[uuid.uuid4()] if p.pattern.converters else [])
+        for p in hsds_urls.urlpatterns
+        if isinstance(p, URLPattern) and p.name != "unknown"
+    ]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_method_that_would_change_something_is_a_json_405_naming_the_allowed_ones(method, db):
+    client = Client(enforce_csrf_checks=True)  # as a real client: no CSRF token
+    addresses = api_addresses()
+    assert len(addresses) == 8
+    for address in addresses:
+        response = getattr(client, method)(address)
+
+        assert response.status_code == 405, address
+        assert response["Allow"] == "GET, HEAD"
+        assert response.json() == {
+            "error": f"this API is read-only: {method.upper()} is not allowed; use GET",
+            "status": 405,
+        }
+
+
+def test_an_address_with_a_slash_at_the_end_is_a_json_404_naming_the_right_one(client, db):
+    response = client.get("/api/hsds/services/")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "there is nothing at /api/hsds/services/: the address is /api/hsds/services, "
+        "without the slash at the end",
+        "status": 404,
+    }
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_address_that_is_not_part_of_the_api_is_a_json_404(method, db):
+    response = getattr(Client(enforce_csrf_checks=True), method)("/api/hsds/programs")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "there is nothing at /api/hsds/programs; /api/hsds/openapi.json lists what "
+        "this API offers",
+        "status": 404,
+    }
 
 
 def test_the_openapi_file_is_valid_json_and_lists_every_path_served(client, db):
@@ -76,7 +126,7 @@ def test_the_openapi_file_is_valid_json_and_lists_every_path_served(client, db):
     paths = {
         "/" + str(p.pattern).replace("<str:hsds_id>", "{id}") if str(p.pattern) else "/"
         for p in hsds_urls.urlpatterns
-        if isinstance(p, URLPattern)
+        if isinstance(p, URLPattern) and p.name != "unknown"
     }
     assert set(document["paths"]) == paths
     for spec in document["paths"].values():
@@ -150,7 +200,14 @@ def test_no_services_is_an_empty_first_page(client, db):
             "modified_after must be a date or date-time such as 2026-01-31T12:00:00Z",
         ),
         ({"postcode": "02118"}, "searching by postcode is not supported by this API"),
-        ({"format": "ndjson"}, "format must be json; ndjson is not supported by this API"),
+        (
+            {"format": "xml"},
+            "format=xml is not supported: this API answers in JSON only (format=json, the default)",
+        ),
+        (
+            {"format": "ndjson"},
+            "format=ndjson is not supported: this API answers in JSON only (format=json, the default)",
+        ),
     ],
 )
 def test_bad_parameters_are_a_400_with_a_json_error(client, pantry, params, message):
