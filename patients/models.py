@@ -223,17 +223,15 @@ class Consent(models.Model):
         return self.organization_id == organization.pk and self.is_active(now)
 
     def snapshot_for(self, referral) -> dict:
-        """What the receiving side of ``referral`` may see, frozen when the referral is sent."""
-        from directory.languages import LANGUAGES as LANGUAGE_NAMES
-        from directory.taxonomy import NEED_NAMES
+        """What the receiving side of ``referral`` may see, frozen when the referral is sent.
+
+        Codes rather than labels (contact method, language, needs, screening answers): the
+        page names them in the reader's language when it is shown (referrals.handoff).
+        """
+        from screening.sharing import answers_to_share
 
         patient = self.patient
-        language_names = dict(LANGUAGE_NAMES)
-        shared: dict = {
-            "consent_id": self.pk,
-            "language": referral.language,
-            "language_label": str(language_names.get(referral.language, referral.language)),
-        }
+        shared: dict = {"consent_id": self.pk, "language": referral.language}
         if self.share_contact and not referral.do_not_contact:
             address = ", ".join(
                 part
@@ -244,10 +242,8 @@ class Consent(models.Model):
                 ]
                 if part
             )
-            methods = dict(Patient.ContactMethod.choices)
             shared["contact"] = {
                 "method": referral.contact_method,
-                "method_label": str(methods.get(referral.contact_method, referral.contact_method)),
                 "times": referral.contact_times,
                 "phone": patient.phone,
                 "email": patient.email,
@@ -255,9 +251,12 @@ class Consent(models.Model):
             }
         if self.share_needs:
             categories = {referral.need_category} | {n.category for n in referral.needs.all()}
-            shared["needs"] = sorted(str(NEED_NAMES.get(c, c)) for c in categories)
+            shared["needs"] = sorted(categories)
         if self.share_screening:
-            shared["answers"] = _screening_answers(patient, referral)
+            # Only the answers about this referral's need, never those about safety at home.
+            answers = answers_to_share(patient, referral.need_category)
+            if answers is not None:
+                shared["screening"] = answers
         return shared
 
     def withdraw(self, *, by, organization) -> int:
@@ -306,35 +305,3 @@ class Consent(models.Model):
                 cancelled += 1
         self.refresh_from_db()
         return cancelled
-
-
-def _screening_answers(patient: Patient, referral) -> list[dict]:
-    """The latest completed screening's answers, as question/answer text in the referral's
-    language (falling back to English)."""
-    from screening.models import Screening
-
-    screening = (
-        Screening.objects.filter(patient=patient, completed_at__isnull=False)
-        .order_by("-completed_at")
-        .first()
-    )
-    if screening is None:
-        return []
-    language = referral.language if referral.language in ("en", "es") else "en"
-    instrument = screening.instrument
-    rows = []
-    for answer in screening.answers.all():
-        question = instrument.question(answer.question)
-        if question is None:
-            continue
-        if answer.codes:
-            texts = [
-                question.answer(code).text_in(language)
-                for code in answer.codes
-                if question.answer(code) is not None
-            ]
-            text = "; ".join(texts)
-        else:
-            text = answer.get_status_display()
-        rows.append({"question": question.text_in(language), "answer": str(text)})
-    return rows

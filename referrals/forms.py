@@ -56,7 +56,14 @@ class ConsentForm(forms.Form):
     )
     share_contact = forms.BooleanField(label=_("Contact details"), required=False, initial=True)
     share_needs = forms.BooleanField(label=_("The needs found"), required=False, initial=True)
-    share_screening = forms.BooleanField(label=_("Screening answers"), required=False)
+    share_screening = forms.BooleanField(
+        label=_("Screening answers about this need"),
+        required=False,
+        help_text=_(
+            "Only the answers to the questions about the need this referral is for. Answers "
+            "about safety at home are never shared."
+        ),
+    )
     expires_on = forms.DateField(
         label=_("Consent ends on"),
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from accounts.models import AuditEvent
+from directory.languages import language_name
 from directory.taxonomy import NEED_NAMES
 from referrals.forms import MessageForm, OutcomeForm, ReasonForm, StepForm
 from referrals.models import Message, ReadMark, Referral, ReferralEvent
@@ -95,6 +97,32 @@ def shared_with_receiver(referral: Referral) -> dict | None:
     return referral.shared
 
 
+def shared_for_display(shared: dict | None) -> dict | None:
+    """A sharing snapshot with its codes named in the reader's language.
+
+    The snapshot holds codes so that each reader sees the language of their own interface,
+    not the sender's. Snapshots from before this still hold some names (needs, labels);
+    the names here replace them.
+    """
+    from patients.models import Patient
+    from screening.sharing import answer_lines
+
+    if not shared:
+        return shared
+    shown = dict(shared)
+    shown["language_label"] = language_name(shared.get("language", ""))
+    if "contact" in shared:
+        methods = dict(Patient.ContactMethod.choices)
+        method = shared["contact"].get("method", "")
+        shown["contact"] = {**shared["contact"], "method_label": str(methods.get(method, method))}
+    if "needs" in shared:
+        shown["needs"] = sorted(str(NEED_NAMES.get(need, need)) for need in shared["needs"])
+    shown["answers"] = []
+    if "screening" in shared:
+        shown["answers"] = answer_lines(shared["screening"], get_language() or "en")
+    return shown
+
+
 TIMELINE_LIMIT = 20
 
 
@@ -141,7 +169,9 @@ def detail_context(
         "earlier_events": earlier,
         "thread": thread,
         "progress": progress_steps(referral),
-        "shared": referral.shared if side == Side.REFERRING else shared_with_receiver(referral),
+        "shared": shared_for_display(
+            referral.shared if side == Side.REFERRING else shared_with_receiver(referral)
+        ),
         "need_name": NEED_NAMES.get(referral.need_category, referral.need_category),
         "step_form": bound.get("step") or StepForm(initial={"step": referral.business_status or None}),
         "message_form": bound.get("message") or MessageForm(),

@@ -67,16 +67,18 @@ def test_screening_answers_are_shared_only_when_allowed(patient, service, referr
 
     screening = ScreeningFactory(patient=patient, started_by=referrer)
     instrument = get_instrument("ahc-hrsn-core")
-    question = instrument.questions[0]
+    question = instrument.question("88122-7")  # food, as the referral's need
     screening.record(question.code, [question.answers[0].code])
-    for other in instrument.questions[1:]:
-        screening.record(other.code, ["declined"])
+    for other in instrument.questions:
+        if other != question:
+            screening.record(other.code, ["declined"])
     screening.complete(by=referrer)
     without = referral(patient, service, referrer)
-    assert "answers" not in without.shared
+    assert "screening" not in without.shared
     full = consent_for(patient, service.organization, referrer, share_screening=True)
     with_answers = referral(patient, service, referrer, consent=full)
-    assert with_answers.shared["answers"][0]["question"] == question.text_in("en")
+    first = with_answers.shared["screening"]["rows"][0]
+    assert (first["question"], first["codes"]) == (question.code, [question.answers[0].code])
 
 
 def test_do_not_contact_withholds_contact_details_even_with_consent(patient, service, referrer):
