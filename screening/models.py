@@ -122,6 +122,11 @@ class Screening(models.Model):
         """The instrument's name in the language of the page."""
         return self.instrument.title_in(get_language() or "en")
 
+    @property
+    def questions_title(self) -> str:
+        """The instrument's name in the language of its questions, to head them."""
+        return self.instrument.title_in(self.language)
+
     def responses(self) -> dict[str, Response]:
         return {a.question: a.response for a in self.answers.all()}
 
