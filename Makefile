@@ -9,7 +9,7 @@ PORT ?= 8000
 USWDS := node_modules/@uswds/uswds/dist
 CHROMIUM ?= $(shell if [ -x /usr/bin/chromium ]; then echo /usr/bin/chromium; fi)
 
-.PHONY: run test install install-test assets fhir-server migrate demo worker lint format clean
+.PHONY: run test install install-test assets fhir-server migrate demo worker lint format clean messages
 
 # The embedded default: SQLite file, in-memory channel layer, console email, DEBUG on.
 run: export DEBUG ?= true
@@ -59,6 +59,21 @@ test: install-test assets fhir-server
 	  exit 2; \
 	fi; \
 	CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
+
+# Spanish for the screening pages: locale/es holds the messages of the screening app and
+# templates (and the need names). This refreshes its msgids and compiles it; translate any
+# empty msgstr in locale/es/LC_MESSAGES/django.po, then run it again. The .mo is committed,
+# so running the portal needs no gettext.
+MESSAGES_PO := locale/es/LC_MESSAGES/django.po
+messages: export DEBUG ?= true
+messages: install
+	$(PY) manage.py makemessages -l es --ignore 'node_modules/*' --ignore 'static/*' \
+	  --ignore 'tests/*' --ignore 'e2e/*' --ignore 'benchmarks/*'
+	msggrep -N 'screening/*' -N 'templates/screening/*' -N 'directory/taxonomy.py' \
+	  -K -F -e 'Name, date of birth or MRN' -e 'Date of birth as MM/DD/YYYY or YYYY-MM-DD.' \
+	  $(MESSAGES_PO) -o $(MESSAGES_PO).tmp
+	mv $(MESSAGES_PO).tmp $(MESSAGES_PO)
+	$(PY) manage.py compilemessages -l es --ignore '.venv' --ignore 'node_modules'
 
 worker: install
 	$(PY) manage.py db_worker --queue-name '*'

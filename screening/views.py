@@ -8,9 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -287,9 +286,10 @@ def need_results(screening: Screening, outcomes: list[Outcome], language: str) -
     return sorted(results.values(), key=lambda r: not r.is_safety)
 
 
+# gettext_lazy by its own name: makemessages finds only the names it knows (gettext_lazy, _).
 NOT_SCORED_REASONS = {
-    instruments.INCOMPLETE: _lazy("not enough answers to tell"),
-    instruments.UNANSWERED: _lazy("not answered"),
+    instruments.INCOMPLETE: gettext_lazy("not enough answers to tell"),
+    instruments.UNANSWERED: gettext_lazy("not answered"),
 }
 
 

@@ -14,6 +14,16 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _english_after():
+    """Each test leaves the thread in the default language: a request in Spanish activates it,
+    and nothing puts it back (LocaleMiddleware only activates), so the next test would see it."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory(name="Riverside Clinic")
