@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
@@ -33,6 +34,8 @@ class PatientForm(forms.ModelForm):
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization = organization
+        # The date picker offers no future dates; the model's check gives the message.
+        self.fields["birth_date"].widget.attrs["max"] = timezone.localdate().isoformat()
 
     def clean_zip_code(self) -> str:
         value = self.cleaned_data["zip_code"].strip()

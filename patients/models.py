@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from directory.languages import LANGUAGES
+from patients.validators import validate_absolute_uri, validate_birth_date, validate_phone
 
 if TYPE_CHECKING:
     from directory.models import Organization
@@ -83,7 +84,7 @@ class Patient(models.Model):
     )
     given_name = models.CharField(_("first name"), max_length=100)
     family_name = models.CharField(_("last name"), max_length=100)
-    birth_date = models.DateField(_("date of birth"))
+    birth_date = models.DateField(_("date of birth"), validators=[validate_birth_date])
     sex = models.CharField(_("sex"), max_length=16, choices=Sex.choices, blank=True)
     gender_identity = models.CharField(_("gender identity"), max_length=100, blank=True)
     preferred_language = models.CharField(
@@ -94,7 +95,7 @@ class Patient(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True)
     zip_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_phone])
     email = models.EmailField(_("email"), blank=True)
     contact_method = models.CharField(
         _("preferred way to contact"), max_length=16, choices=ContactMethod.choices, blank=True
@@ -106,6 +107,7 @@ class Patient(models.Model):
         max_length=255,
         blank=True,
         help_text=_("The identifier system of the EHR that issued the MRN (a URI)."),
+        validators=[validate_absolute_uri],
     )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -187,6 +187,52 @@ def test_register_rejects_a_bad_zip_code(client, referrer):
     assert "zip_code" in response.context["form"].errors
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("birth_date", "2030-01-01", "cannot be in the future"),
+        ("phone", "not a phone!!", "at least 7 digits"),
+        ("phone", "555-01", "at least 7 digits"),
+        ("mrn_system", "not a uri", "full URI"),
+        ("mrn_system", "https://", "full URI"),
+    ],
+)
+def test_register_refuses_bad_input_at_the_field_and_saves_nothing(
+    client, referrer, field, value, message
+):
+    client.force_login(referrer)
+    data = register_data(**{field: value}, **({"mrn": "A-7"} if field == "mrn_system" else {}))
+    response = client.post(reverse("patients:register"), data)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert message in response.content.decode()
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("phone", "mrn_system"),
+    [
+        ("(617) 555-0100 ext. 12", "urn:oid:2.16.840.1.113883.19.5"),
+        ("+1 617.555.0100", "https://ehr.example.org/mrn"),
+        ("6175550100 x3", "http://hospital.example.org/fhir/sid/mrn"),
+    ],
+)
+def test_register_takes_usual_phone_numbers_and_uri_systems(client, referrer, phone, mrn_system):
+    client.force_login(referrer)
+    data = register_data(phone=phone, mrn="A-7", mrn_system=mrn_system)
+    assert client.post(reverse("patients:register"), data).status_code == 302
+    assert Patient.objects.get().phone == phone
+
+
+def test_edit_refuses_a_future_date_of_birth_and_changes_nothing(client, referrer, maria):
+    client.force_login(referrer)
+    data = register_data(given_name="María", family_name="Lopez", birth_date="2999-05-17")
+    response = client.post(reverse("patients:edit", args=[maria.pk]), data)
+    assert "birth_date" in response.context["form"].errors
+    maria.refresh_from_db()
+    assert maria.birth_date == BORN
+
+
 # --- edit ----------------------------------------------------------------------------------
 
 
