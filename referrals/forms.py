@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from referrals.models import (
@@ -14,6 +14,10 @@ from referrals.models import (
     Priority,
     ReasonCode,
 )
+
+# The longest a recorded consent may last; the form offers it as the end date. Asking again
+# after a year keeps the person's choice current (and ends sharing nobody remembers agreeing to).
+CONSENT_LONGEST = timedelta(days=365)
 
 
 class ReferralForm(forms.Form):
@@ -67,7 +71,7 @@ class ConsentForm(forms.Form):
     expires_on = forms.DateField(
         label=_("Consent ends on"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Usually one year from today."),
+        help_text=_("At most one year from today."),
     )
     confirmed = forms.BooleanField(
         label=_(
@@ -80,11 +84,22 @@ class ConsentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["method"].choices = method_choices
         self.electronic_value = electronic_value
+        today = timezone.localdate()
+        self.fields["expires_on"].widget.attrs.update(
+            min=(today + timedelta(days=1)).isoformat(), max=(today + CONSENT_LONGEST).isoformat()
+        )
 
     def clean_expires_on(self):
         value = self.cleaned_data["expires_on"]
-        if value <= timezone.localdate():
+        today = timezone.localdate()
+        if value <= today:
             raise forms.ValidationError(_("Choose a date after today."))
+        latest = today + CONSENT_LONGEST
+        if value > latest:
+            raise forms.ValidationError(
+                _("Consent can last at most one year: choose %(latest)s or earlier.")
+                % {"latest": formats.date_format(latest)}
+            )
         return value
 
     def clean(self):

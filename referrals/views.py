@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from accounts.models import Role
 from accounts.scoping import current_membership, current_organization, role_required
 from referrals import handoff as referral_handoff
 from referrals.forms import (
+    CONSENT_LONGEST,
     ConsentForm,
     EmailPreferenceForm,
     MessageForm,
@@ -462,9 +462,10 @@ def _consent_form(data=None, initial=None) -> ConsentForm:
 
 
 def _consent_initial() -> dict:
-    """Consent usually lasts a year; contact details and needs are shared unless unticked."""
+    """Consent lasts a year at most, and is offered that long; contact details and needs are
+    shared unless unticked."""
     return {
-        "expires_on": timezone.localdate() + timedelta(days=365),
+        "expires_on": timezone.localdate() + CONSENT_LONGEST,
         "share_contact": True,
         "share_needs": True,
     }

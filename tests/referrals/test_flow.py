@@ -111,6 +111,19 @@ def test_electronic_consent_needs_the_typed_name(client, referrer, patient, serv
     assert not Referral.objects.exists()
 
 
+def test_consent_ending_more_than_a_year_ahead_is_refused_and_saves_nothing(
+    client, referrer, patient, service
+):
+    client.force_login(referrer)
+    response = client.post(
+        reverse("referrals:new"),
+        {**_handoff_post(patient, service), **_consent_post(expires_on="2099-12-31"), "send": "1"},
+    )
+    assert "at most one year" in " ".join(response.context["consent_form"].errors["expires_on"])
+    assert not Referral.objects.exists()
+    assert not Consent.objects.exists()
+
+
 def test_a_draft_can_be_saved_without_consent_but_not_sent(client, referrer, patient, service):
     client.force_login(referrer)
     client.post(reverse("referrals:new"), {**_handoff_post(patient, service), "save": "1"})
