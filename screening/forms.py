@@ -9,7 +9,9 @@ from screening.models import need_category_choices
 
 
 class AddNeedForm(forms.Form):
-    category = forms.ChoiceField(label=_("Need"))
+    category = forms.ChoiceField(
+        label=_("Need"), error_messages={"required": _("Choose the need to add.")}
+    )
     note = forms.CharField(
         label=_("What did the person tell you?"),
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -19,8 +21,10 @@ class AddNeedForm(forms.Form):
     def __init__(self, *args, patient, **kwargs):
         super().__init__(*args, **kwargs)
         active = set(patient.needs.active().values_list("category", flat=True))
+        # An empty first choice: otherwise the first need is selected and one click adds it.
         self.fields["category"].choices = [
-            (code, name) for code, name in need_category_choices() if code not in active
+            ("", _("Choose a need")),
+            *((code, name) for code, name in need_category_choices() if code not in active),
         ]
 
 

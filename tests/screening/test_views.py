@@ -326,6 +326,18 @@ def test_referrer_adds_a_need_found_in_conversation(client, referrer, patient):
     assert response.status_code == 200 and "category" in response.context["form"].errors
 
 
+def test_adding_a_need_starts_with_no_need_chosen_and_needs_one(client, referrer, patient):
+    client.force_login(referrer)
+    page = client.get(patient.get_absolute_url())
+    choices = page.context["add_need_form"].fields["category"].choices
+    assert choices[0][0] == ""
+    assert '<option value="" selected>' in page.content.decode()
+    response = client.post(reverse("screening:add_need", args=[patient.pk]), {"category": ""})
+    assert response.status_code == 200
+    assert "Choose the need to add." in response.context["form"].errors["category"]
+    assert not Need.objects.exists()
+
+
 def test_needs_of_another_organization_are_404(client, patient, outsider):
     need = NeedFactory(patient=patient)
     client.force_login(outsider)
