@@ -128,7 +128,7 @@ def test_answers_sent_as_text_before_keep_only_what_would_be_shared_now(patient,
     ]
     legacy.append({"question": "A question no instrument has", "answer": "Yes"})
     Referral.objects.filter(pk=made.pk).update(shared={**made.shared, "answers": legacy})
-    migration = importlib.import_module("referrals.migrations.0004_shared_answers_as_codes")
+    migration = importlib.import_module("referrals.migrations.0005_shared_answers_as_codes")
     migration.answers_as_codes(django_apps, None)
     made.refresh_from_db()
     assert "answers" not in made.shared

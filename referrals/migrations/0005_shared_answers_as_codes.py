@@ -21,7 +21,7 @@ def answers_as_codes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("referrals", "0003_inbox_due_index"),
+        ("referrals", "0004_priority_most_urgent_first"),
     ]
 
     operations = [
