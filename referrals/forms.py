@@ -20,6 +20,12 @@ from referrals.models import (
 CONSENT_LONGEST = timedelta(days=365)
 
 
+# Date pickers take and give ISO values whatever the interface language: a localized value
+# (Spanish "04/12/2026") left the box empty.
+ISO_DATE = "%Y-%m-%d"
+ISO_DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
 class ReferralForm(forms.Form):
     """The warm handoff: why, how to reach the person, urgency, and a note."""
 
@@ -70,7 +76,7 @@ class ConsentForm(forms.Form):
     )
     expires_on = forms.DateField(
         label=_("Consent ends on"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
         help_text=_("At most one year from today."),
     )
     confirmed = forms.BooleanField(
@@ -152,7 +158,7 @@ class OutcomeForm(forms.Form):
         label=_("What was provided"), widget=forms.Textarea(attrs={"rows": 3})
     )
     outcome_date = forms.DateField(
-        label=_("Date of service"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date of service"), widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE)
     )
 
     def clean_outcome_date(self):
@@ -177,7 +183,7 @@ class StepForm(forms.Form):
     intake_at = forms.DateTimeField(
         label=_("Intake appointment (date and time)"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=ISO_DATETIME_LOCAL),
     )
 
     def clean(self):

@@ -121,3 +121,23 @@ def test_withdrawing_twice_changes_nothing_more(client, sent, referrer):
     sent.consent.refresh_from_db()
     assert sent.consent.withdrawn_at == first_time
     assert sent.events.filter(to_status="cancelled").count() == 1
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_date_pickers_get_iso_values_in_every_interface_language(language):
+    import datetime
+
+    from django.utils import translation
+
+    from referrals.forms import OutcomeForm, StepForm
+    from referrals.views import _consent_form
+
+    day = datetime.date(2027, 3, 9)
+    with translation.override(language):
+        consent = str(_consent_form(initial={"expires_on": day})["expires_on"])
+        outcome = str(OutcomeForm(initial={"outcome_date": day})["outcome_date"])
+        step = str(StepForm(initial={"intake_at": datetime.datetime(2027, 3, 9, 14, 30)})["intake_at"])
+
+    assert 'value="2027-03-09"' in consent
+    assert 'value="2027-03-09"' in outcome
+    assert 'value="2027-03-09T14:30"' in step
