@@ -889,6 +889,10 @@ def _fetch_quickly(sql: str, args: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+# Suggestions for a need rank services within this many miles before those farther away.
+NEARBY_MILES = 10.0
+
+
 def services_for_need(
     category_code: str,
     *,
@@ -902,7 +906,8 @@ def services_for_need(
 
     Active services whose taxonomy terms meet the need, nearest first within
     ``radius_miles`` of ``zip_code`` when given. Those accepting referrals come first, then
-    those open now, then those speaking ``language`` (a preference, not a filter). Each
+    (near a ZIP code) those within NEARBY_MILES, then those open now, then those speaking
+    ``language`` (a preference, not a filter), then the nearest. Each
     service carries ``distance`` (miles or None), ``is_open_now`` and ``todays_hours``.
     """
     now = now or timezone.now()
@@ -927,7 +932,12 @@ def services_for_need_orm(params: SearchParams, language: str | None, limit: int
     )
     ordering = ["-accepting", "-open_now", "-speaks"]
     if params.origin is not None:
-        ordering.append("distance")
+        # Open now and speaking the language count among services nearby, not across the
+        # metro: one 25 miles away should not come before one a mile away for being open.
+        qs = qs.annotate(
+            farther=Case(When(distance__gt=NEARBY_MILES, then=Value(1)), default=Value(0), output_field=IntegerField())
+        )
+        ordering = ["-accepting", "farther", "-open_now", "-speaks", "distance"]
     return list(with_display_data(qs.order_by(*ordering, "name", "pk")[:limit], now))
 
 
@@ -937,11 +947,12 @@ def services_for_need_postgresql(
     """services_for_need's choice from the search rows, then the few services' display data."""
     args: dict = {"need": params.need, "language": language or "", "limit": limit}
     where = ["s.active", "s.needs @> ARRAY[%(need)s]::varchar[]"]
-    closeness, within, distance, nearest = "NULL::float8", "true", "NULL::float8", ""
+    closeness, within, distance, nearest, farther = "NULL::float8", "true", "NULL::float8", "", ""
     if params.origin is not None:
         closeness = _closeness_sql(params.origin)
         within = f"closeness >= {_sql_float(math.cos(params.radius / EARTH_RADIUS_MILES))}"
         distance, nearest = _miles_sql("closeness"), "closeness DESC,"
+        farther = f"closeness < {_sql_float(math.cos(NEARBY_MILES / EARTH_RADIUS_MILES))},"
         nearby = services_in_box(bounding_box(params.origin, params.radius))
         if nearby is not None:
             args["nearby"] = nearby
@@ -953,7 +964,7 @@ def services_for_need_postgresql(
      WHERE {" AND ".join(where)}
     OFFSET 0) AS candidate
  WHERE {within}
- ORDER BY accepting DESC, open_now DESC, speaks DESC, {nearest} name, service_id
+ ORDER BY accepting DESC, {farther} open_now DESC, speaks DESC, {nearest} name, service_id
  LIMIT %(limit)s"""
     found = _fetch_quickly(sql, args)
     by_id = with_display_data(Service.objects.all(), now).in_bulk([service_id for service_id, _ in found])

@@ -61,3 +61,22 @@ def test_services_for_need_puts_accepting_services_first_then_nearest():
 
     assert [s.name for s in found] == ["Open, near", "Open, farther", "Full, next door"]
     assert found[0].distance < found[1].distance
+
+
+def test_suggestions_rank_services_nearby_before_far_ones_open_now_or_not():
+    from datetime import time
+
+    from tests.factories import ScheduleFactory
+
+    around_the_clock = {"byday": "MO,TU,WE,TH,FR,SA,SU", "opens_at": time(0), "closes_at": time(0)}
+    far_open = directory_service(name="Open, 24 miles out", terms=("food.food-pantry",), at=(42.68, -71.0729))
+    ScheduleFactory(service=far_open, **around_the_clock)
+    near_open = directory_service(name="Open, 5 miles out", terms=("food.food-pantry",), at=(42.41, -71.0729))
+    ScheduleFactory(service=near_open, **around_the_clock)
+    directory_service(name="No hours, next door", terms=("food.food-pantry",), at=(42.34, -71.0729))
+
+    found = services_for_need("food-insecurity", zip_code="02118")
+
+    # Within 10 miles, open now comes first; anything farther comes after all of those.
+    assert [s.name for s in found] == ["Open, 5 miles out", "No hours, next door", "Open, 24 miles out"]
+    assert found[2].distance > 20
