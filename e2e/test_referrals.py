@@ -296,6 +296,11 @@ def test_referral_pages_pass_axe_and_work_from_the_keyboard(new_page, live_url, 
     page.keyboard.press("Enter")
     expect(_status(page)).to_have_text("Seen")
     assert_accessible(page)
+    # On a phone the actions (Accept, Decline, ...) stay within the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_text("Decline", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 720})
     # The referrer's list, filtered from the keyboard-operable form.
     referrer_page = new_page()
     sign_in(referrer_page, live_url, cast["referrer"].email)
