@@ -173,7 +173,8 @@ def detail_context(
             referral.shared if side == Side.REFERRING else shared_with_receiver(referral)
         ),
         "need_name": NEED_NAMES.get(referral.need_category, referral.need_category),
-        "step_form": bound.get("step") or StepForm(initial={"step": referral.business_status or None}),
+        "step_form": bound.get("step")
+        or StepForm(initial={"step": referral.business_status or None, "intake_at": referral.intake_at}),
         "message_form": bound.get("message") or MessageForm(),
         "is_overdue": referral.is_overdue(),
         "can_set_step": side == Side.RECEIVING

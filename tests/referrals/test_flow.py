@@ -683,3 +683,25 @@ def test_from_a_patient_page_the_directory_carries_the_patient_to_refer(
     page = client.get(response.url).content.decode()
     assert f'<input type="hidden" name="patient" value="{patient.pk}">' in page
     assert f"?service={service.pk}&amp;patient={patient.pk}" in page
+
+
+def test_the_step_form_shows_the_booked_intake_and_a_closed_referral_no_longer_shows_its_step(
+    client, sent, staff
+):
+    organization = sent.receiving_organization
+    sent.apply("accept", by=staff, organization=organization)
+    client.force_login(staff)
+    day = _days_from_today(3)
+    client.post(reverse("referrals:step", args=[sent.pk]), {"step": "intake-booked", "intake_at": f"{day}T09:30"})
+    detail = reverse("referrals:detail", args=[sent.pk])
+
+    html = client.get(detail).content.decode()
+    assert f'name="intake_at" value="{day}T09:30"' in html  # saving the step again keeps it
+    assert 'data-testid="step"' in html
+
+    sent.refresh_from_db()
+    sent.apply("start", by=staff, organization=organization)
+    sent.apply("complete", by=staff, organization=organization, outcome="met", outcome_provided="Groceries")
+    html = client.get(detail).content.decode()
+    assert 'data-testid="step"' not in html  # the outcome says how it ended
+    assert "Intake appointment booked: <time" in html  # still in the timeline
