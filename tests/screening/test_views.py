@@ -258,6 +258,9 @@ def test_results_list_needs_with_matching_services_near_the_patient(client, refe
     html = response.content.decode()
     assert "Weekly Food Pantry" in html and "Refer" in html
     assert 'data-testid="safety-message"' not in html
+    # The directory is a click away for more, with the need, the place and the person.
+    more = f'href="/directory/?need=food-insecurity&amp;zip=02118&amp;patient={screening.patient.pk}" data-testid="more-services"'
+    assert more in html
 
 
 def test_results_put_a_safety_message_first_when_safety_is_positive(client, referrer, screening):
