@@ -143,6 +143,12 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    @property
+    def one_line_address(self) -> str:
+        """"12 Main St, Boston, MA 02118": the parts there are, as an address is written."""
+        parts = [self.address_line, self.city, f"{self.state} {self.zip_code}".strip()]
+        return ", ".join(part for part in parts if part)
+
     def get_absolute_url(self) -> str:
         return reverse("patients:detail", args=[self.pk])
 
@@ -235,15 +241,7 @@ class Consent(models.Model):
         patient = self.patient
         shared: dict = {"consent_id": self.pk, "language": referral.language}
         if self.share_contact and not referral.do_not_contact:
-            address = ", ".join(
-                part
-                for part in [
-                    patient.address_line,
-                    patient.city,
-                    f"{patient.state} {patient.zip_code}".strip(),
-                ]
-                if part
-            )
+            address = patient.one_line_address
             shared["contact"] = {
                 "method": referral.contact_method,
                 "times": referral.contact_times,

@@ -280,6 +280,22 @@ def test_patient_page_of_another_organization_is_404(client, maria):
     assert client.get(maria.get_absolute_url()).status_code == 404
 
 
+def test_patient_page_writes_the_address_as_addresses_are_written(client, referrer, maria):
+    type(maria).objects.filter(pk=maria.pk).update(address_line="12 Main St", city="Boston", state="MA", zip_code="02118")
+    client.force_login(referrer)
+
+    html = client.get(maria.get_absolute_url()).content.decode()
+
+    assert "Address: 12 Main St, Boston, MA 02118" in html
+    assert '<link rel="icon" href="/static/handoff/favicon.svg" type="image/svg+xml">' in html
+
+
+def test_the_page_icon_is_a_static_file():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("handoff/favicon.svg")
+
+
 def test_patient_page_shows_screenings_needs_and_a_timeline(client, referrer, maria):
     screening = ScreeningFactory(patient=maria)
     answer_all(screening, {q.code: "not-asked" for q in screening.instrument.questions})
