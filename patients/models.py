@@ -143,14 +143,14 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    def get_absolute_url(self) -> str:
+        return reverse("patients:detail", args=[self.pk])
+
     @property
     def one_line_address(self) -> str:
         """"12 Main St, Boston, MA 02118": the parts there are, as an address is written."""
         parts = [self.address_line, self.city, f"{self.state} {self.zip_code}".strip()]
         return ", ".join(part for part in parts if part)
-
-    def get_absolute_url(self) -> str:
-        return reverse("patients:detail", args=[self.pk])
 
     @property
     def full_name(self) -> str:
