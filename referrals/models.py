@@ -342,7 +342,7 @@ class Referral(models.Model):
 
     def is_overdue(self, now=None) -> bool:
         return bool(
-            self.status in AWAITING_RESPONSE and self.due_at and self.due_at < (now or timezone.now())
+            self.awaiting_response and self.due_at and self.due_at < (now or timezone.now())
         )
 
     def can_be_rerouted(self, now=None) -> bool:

@@ -252,13 +252,15 @@ def _back_to(referral: Referral) -> HttpResponse:
     return redirect("referrals:detail", pk=referral.pk)
 
 
-def _page_with_errors(request: HttpRequest, referral: Referral, bound: dict) -> TemplateResponse:
-    """The referral page again, with each form's errors at its fields and what was typed
-    still there; nothing was changed."""
+def _page_with_errors(
+    request: HttpRequest, referral: Referral, bound: dict, *, partial: str = ""
+) -> TemplateResponse:
+    """The referral page again (or one ``#partial`` of it), with each form's errors at its
+    fields and what was typed still there; nothing was changed."""
     context = referral_handoff.detail_context(
         referral, _side(request, referral), request.user, bound=bound
     )
-    return TemplateResponse(request, "referrals/detail.html", context)
+    return TemplateResponse(request, f"referrals/detail.html{partial}", context)
 
 
 @require_POST
@@ -311,12 +313,9 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error("body", str(error))
     if form.errors:
         # The error belongs at the message box, now: shown with what was typed, nothing stored.
-        if not request.htmx:
-            return _page_with_errors(request, referral, {"message": form})
-        context = referral_handoff.detail_context(
-            referral, _side(request, referral), request.user, bound={"message": form}
+        return _page_with_errors(
+            request, referral, {"message": form}, partial="#messages" if request.htmx else ""
         )
-        return TemplateResponse(request, "referrals/detail.html#messages", context)
     if request.htmx:
         referral_handoff.mark_read(referral, request.user)
         context = referral_handoff.detail_context(referral, _side(request, referral), request.user)
