@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING
 
 from screening.instrument import (
     ANSWERED,
-    DECLINED,
-    NOT_ASKED,
     Instrument,
     InstrumentError,
     Question,
@@ -51,29 +49,24 @@ def answers_to_share(patient: Patient, category: str) -> dict | None:
     about it, as codes; None when no screening does."""
     from screening.models import Screening
 
-    screenings = (
-        Screening.objects.for_organization(patient.organization_id)
-        .completed()
-        .filter(patient=patient)
-        .prefetch_related("answers")
+    # Only shipped instruments that ask about the need: a screening with a withdrawn
+    # instrument, or one that never asks, cannot hold answers to share.
+    asking = [i.id for i in instruments().values() if questions_for_need(i, category)]
+    screening = (
+        Screening.objects.completed()
+        .filter(patient=patient, instrument_id__in=asking)
         .order_by("-completed_at", "-pk")
+        .first()
     )
-    for screening in screenings:
-        questions = questions_for_need(screening.instrument, category)
-        if not questions:
-            continue
-        given = {a.question: a for a in screening.answers.all()}
-        rows = [
-            {"question": q.code, "status": given[q.code].status, "codes": list(given[q.code].codes)}
-            for q in questions
-            if q.code in given
-        ]
-        return {
-            "instrument": screening.instrument_id,
-            "version": screening.instrument_version,
-            "rows": rows,
-        }
-    return None
+    if screening is None:
+        return None
+    given = {a.question: a for a in screening.answers.all()}
+    rows = [
+        {"question": q.code, "status": given[q.code].status, "codes": list(given[q.code].codes)}
+        for q in questions_for_need(screening.instrument, category)
+        if q.code in given
+    ]
+    return {"instrument": screening.instrument_id, "version": screening.instrument_version, "rows": rows}
 
 
 def _status_text(status: str) -> str:
@@ -105,52 +98,3 @@ def answer_lines(shared: dict, language: str) -> list[dict[str, str]]:
             answer = _status_text(row["status"])
         lines.append({"question": question.text_in(language), "answer": answer})
     return lines
-
-
-# --- referrals sent before answers were shared as codes ------------------------------------
-
-# How skipped questions read in those snapshots (there was no translation catalog then).
-_LEGACY_STATUS = {"Declined to answer": DECLINED, "Not asked": NOT_ASKED}
-
-
-def _by_text(instrument: Instrument) -> dict[str, Question]:
-    return {text: q for q in instrument.questions for text in q.text.values()}
-
-
-def from_legacy_lines(lines: list[dict], category: str) -> dict | None:
-    """Codes for an old snapshot's question/answer text, keeping only the answers that would be
-    shared now (about ``category``, never safety); None when none are left.
-
-    Lines that cannot be matched to a shipped instrument are dropped: not showing an answer
-    is the safe side.
-    """
-    if not lines:
-        return None
-    # The lines all came from one screening: the instrument that knows the most of them.
-    instrument = max(
-        instruments().values(),
-        key=lambda i: sum(line.get("question") in _by_text(i) for line in lines),
-    )
-    questions = _by_text(instrument)
-    allowed = {q.code for q in questions_for_need(instrument, category)}
-    found: dict[str, dict] = {}
-    for line in lines:
-        question = questions.get(line.get("question"))
-        if question is None or question.code not in allowed:
-            continue
-        answer = line.get("answer", "")
-        if answer in _LEGACY_STATUS:
-            found[question.code] = {
-                "question": question.code,
-                "status": _LEGACY_STATUS[answer],
-                "codes": [],
-            }
-            continue
-        by_text = {text: a.code for a in question.answers for text in a.text.values()}
-        codes = [by_text.get(part) for part in answer.split("; ")]
-        if codes and None not in codes:
-            found[question.code] = {"question": question.code, "status": ANSWERED, "codes": codes}
-    rows = [found[q.code] for q in instrument.questions if q.code in found]
-    if not rows:
-        return None
-    return {"instrument": instrument.id, "version": instrument.version, "rows": rows}
