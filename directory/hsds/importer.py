@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from directory.hsds import schema
@@ -243,8 +244,9 @@ class _Importer:
         # HSDS ids of the rows this import created or changed, by table: what the search
         # data is rebuilt from.
         self.written: dict[str, set[uuid.UUID]] = defaultdict(set)
-        # Services that lost a taxonomy term when an attribute row moved to another service.
-        self.left_services: set[int] = set()
+        # Services with a row of their own (phone, schedule, term, place …) created, changed
+        # or moved away: their modified date moves and their search data is rebuilt.
+        self.touched_services: set[int] = set()
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -738,7 +740,15 @@ class _Importer:
         self._write_schedules()
         self._write_service_children()
         self._write_attributes()
+        self._touch_services()
         self._refresh_search()
+
+    def _touch_services(self) -> None:
+        """A service's answer in the API includes its phones, hours, terms and places: a change
+        to one of them is a change to the service (modified_after must find it)."""
+        now = timezone.now()
+        for batch in _batches(sorted(self.touched_services)):
+            Service.objects.filter(pk__in=batch).update(updated_at=now)
 
     def _ids(self, table: str) -> set[uuid.UUID]:
         return self.package_ids[table] | self.db_ids[table]
@@ -780,12 +790,14 @@ class _Importer:
             if obj is None:
                 obj = model(hsds_id=hsds_id)
                 created += 1
-            was_service = obj.service_id if isinstance(obj, ServiceTaxonomy) else None
+            was_service = getattr(obj, "service_id", None)
             if _assign(model, obj, attrs) or obj._state.adding:
                 if not obj._state.adding:
                     updated += 1
-                    if was_service and obj.service_id != was_service:
-                        self.left_services.add(was_service)
+                if model is not Service:
+                    self.touched_services.update(
+                        pk for pk in (was_service, getattr(obj, "service_id", None)) if pk
+                    )
                 changed.append(obj)
                 fields.update(attrs)
                 self.written[table_name].add(hsds_id)
@@ -1009,7 +1021,7 @@ class _Importer:
         package leaves every search row (and its ServiceNeed rows) as it was.
         """
         pks: set[int] = {self.pk["service"][i] for i in self.written["service"]}
-        pks |= self.left_services
+        pks |= self.touched_services
         organizations = [self.pk["organization"][i] for i in self.written["organization"]]
         for batch in _batches(organizations):
             pks.update(
@@ -1027,13 +1039,6 @@ class _Importer:
                         "service_id", flat=True
                     )
                 )
-        attributes = list(self.written["attribute"])
-        for batch in _batches(attributes):
-            pks.update(
-                ServiceTaxonomy.objects.filter(hsds_id__in=batch).values_list(
-                    "service_id", flat=True
-                )
-            )
         # refresh_search_documents batches its own work; these batches only bound the IN list.
         for batch in _batches(sorted(pks), 10_000):
             refresh_search_documents(Service.objects.filter(pk__in=batch))

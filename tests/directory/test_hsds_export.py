@@ -324,3 +324,25 @@ def test_reimporting_with_one_field_changed_updates_that_row_alone(tmp_path, ric
     assert {marks["need"][pk] for pk in changed["need"]} <= {legal_id}
     assert changed.get("search_row", {legal_id}) == {legal_id}
     assert "Saturdays" in Service.objects.get(hsds_id=legal_id).search_document
+
+
+def test_reimporting_with_only_a_phone_changed_marks_its_service_modified(tmp_path, rich_directory):
+    marks = written_marks()
+    export_directory(tmp_path / "out")
+    phones_csv = tmp_path / "out" / "phones.csv"
+    with phones_csv.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    phone = next(r for r in rows if r.get("service_id"))
+    phone["number"] = "617-555-0199"
+    with phones_csv.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    result = import_path(tmp_path / "out")
+
+    assert counts(result.updated) == {"phone": 1}
+    after = written_marks()
+    # The API shows a service with its phones: its modified date (modified_after) moves.
+    changed = {key for key in marks["service"] if after["service"][key] != marks["service"][key]}
+    assert changed == {uuid.UUID(phone["service_id"])}
