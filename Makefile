@@ -69,7 +69,7 @@ messages: export DEBUG ?= true
 messages: install
 	$(PY) manage.py makemessages -l es --ignore 'node_modules/*' --ignore 'static/*' \
 	  --ignore 'tests/*' --ignore 'e2e/*' --ignore 'benchmarks/*'
-	msggrep -N 'screening/*' -N 'templates/screening/*' -N 'directory/taxonomy.py' \
+	msggrep -N 'screening/*' -N 'templates/screening/*' -N 'directory/taxonomy.py' -N 'handoff/template_filters.py' \
 	  -K -F -e 'Name, date of birth or MRN' -e 'Date of birth as MM/DD/YYYY or YYYY-MM-DD.' \
 	  $(MESSAGES_PO) -o $(MESSAGES_PO).tmp
 	mv $(MESSAGES_PO).tmp $(MESSAGES_PO)

@@ -25,3 +25,11 @@ def test_longer_ago_says_ago():
 def test_templates_load_it_as_handoff():
     html = Template("{% load handoff %}{{ when|ago }}").render(Context({"when": timezone.now()}))
     assert html == "just now"
+
+
+def test_it_speaks_the_interface_language():
+    from django.utils import translation
+
+    with translation.override("es"):
+        assert ago(NOW - datetime.timedelta(minutes=4), NOW) == "hace 4\xa0minutos"
+        assert ago(NOW - datetime.timedelta(seconds=10), NOW) == "hace un momento"
