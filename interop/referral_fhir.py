@@ -284,6 +284,14 @@ def consent_status(consent, now=None) -> str:
     return "active" if consent.is_active(now) else "inactive"
 
 
+def _safety_question_codes() -> list[dict]:
+    from screening.instrument import LOINC, instruments
+    from screening.sharing import safety_questions
+
+    codes = sorted({code for instrument in instruments().values() for code in safety_questions(instrument)})
+    return [{"coding": [_coding(LOINC, code)]} for code in codes]
+
+
 def consent(consent) -> FhirConsent:
     """A consent to share with one receiving organization (SDOHCC-Consent)."""
     with _english():
@@ -312,6 +320,10 @@ def consent(consent) -> FhirConsent:
         }
         if classes:
             provision["class"] = classes
+        if consent.share_screening:
+            # Screening answers are shared about the referral's need only, and never those
+            # about safety at home (screening.sharing): the consent sent says so too.
+            provision["provision"] = [{"type": "deny", "code": _safety_question_codes()}]
         title = str(consent.get_method_display())
         if consent.signature:
             title = f"{title}: {consent.signature}"

@@ -269,6 +269,7 @@ def test_recording_and_withdrawing_consent_in_the_portal_queues_the_consent(
         service.organization.hsds_id
     )
     assert {c["code"] for c in payload["provision"]["class"]} == {"Patient", "Condition"}
+    assert "provision" not in payload["provision"]  # no screening answers shared, none to deny
 
     client.post(reverse("referrals:withdraw_consent", args=[consent.pk]))
     latest = OutboxMessage.objects.filter(aggregate=f"consent:{consent.pk}").last()
@@ -499,3 +500,27 @@ def test_every_referral_event_kind_is_handled(connection, patient, referrer, ser
         event = ReferralEvent(referral=made, kind=kind, to_status=made.status)
         with transaction.atomic():
             enqueue_referral(made, event)
+
+
+def test_a_consent_sharing_screening_answers_denies_the_safety_questions_in_fhir(patient, referrer, service):
+    from interop.referral_fhir import consent as consent_resource
+    from patients.models import Consent
+
+    consent = Consent.objects.create(
+        patient=patient,
+        organization=service.organization,
+        method=Consent.Method.VERBAL,
+        recorded_by=referrer,
+        share_screening=True,
+        given_at=timezone.now(),
+        expires_on=timezone.localdate() + datetime.timedelta(days=30),
+    )
+
+    provision = consent_resource(consent).as_json()["provision"]
+
+    assert {c["code"] for c in provision["class"]} >= {"QuestionnaireResponse", "Observation"}
+    [deny] = provision["provision"]
+    assert deny["type"] == "deny"
+    # The four HITS questions of AHC HRSN (physically hurt, insult, threaten, scream or curse).
+    assert {c["coding"][0]["code"] for c in deny["code"]} == {"95618-5", "95617-7", "95616-9", "95615-1"}
+    assert all(c["coding"][0]["system"] == "http://loinc.org" for c in deny["code"])
