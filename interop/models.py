@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from patients.validators import validate_absolute_uri
+
 
 class EhrConnectionQuerySet(models.QuerySet["EhrConnection"]):
     def for_organization(self, organization) -> EhrConnectionQuerySet:
@@ -62,6 +64,7 @@ class EhrConnection(models.Model):
         _("MRN identifier system"),
         max_length=255,
         blank=True,
+        validators=[validate_absolute_uri],  # FHIR Identifier.system, as on a patient
         help_text=_(
             "The URI the EHR uses for its medical record numbers, for patients registered "
             "without one of their own."

@@ -84,6 +84,22 @@ def test_bearer_without_a_token_is_refused_at_the_field(client, clinic, clinic_a
     assert not EhrConnection.objects.exists()
 
 
+def test_an_mrn_system_that_is_not_a_uri_is_refused_at_the_field(client, clinic, clinic_admin):
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("interop:connection"),
+        {
+            "base_url": "https://ehr.example.org/fhir",
+            "auth_kind": "none",
+            "algorithm": "RS384",
+            "mrn_system": "not a uri",
+        },
+    )
+    assert response.status_code == 400
+    assert "Enter the system as a full URI" in response.content.decode()
+    assert not EhrConnection.objects.exists()
+
+
 def test_a_key_that_does_not_fit_the_algorithm_is_refused(client, clinic_admin):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
