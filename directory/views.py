@@ -166,6 +166,7 @@ def _refer_context(query) -> str:
 
 
 SEARCH_CONTEXT = frozenset([*SearchForm.base_fields, "patient"])
+TERM_LINK_CONTEXT = SEARCH_CONTEXT - {"q", "need", "term", "page"}
 
 
 def _facet_items(request: HttpRequest, key: str, current: str, facets: list[tuple[str, str, int]]) -> list[SafeString]:
@@ -218,6 +219,9 @@ def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
     search_query = _search_context(request.GET)
     refer_context = _refer_context(request.GET)
     refer_query = urlencode({"service": service.pk}) + (f"&{refer_context}" if refer_context else "")
+    # A term's link looks for more of its kind where the search looked, for the same person:
+    # the place, hours, language and patient stay; what was searched for is the term now.
+    kept = urlencode([(k, v) for k, values in request.GET.lists() if k in TERM_LINK_CONTEXT for v in values if v])
     return TemplateResponse(
         request,
         "directory/service_detail.html",
@@ -227,6 +231,7 @@ def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
             "languages": [language_name(lang.code) for lang in service.languages.all()],
             "search_query": search_query,  # the results it was opened from, to go back to
             "refer_query": refer_query,
+            "term_query": f"{kept}&" if kept else "",
         },
     )
 

@@ -195,6 +195,26 @@ def test_a_result_opens_its_service_page_with_the_search_to_go_back_to_and_refer
     assert f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in page
 
 
+def test_a_service_pages_terms_search_for_more_of_their_kind_where_the_search_looked(client, referrer, clinic, pantry):
+    import html as html_lib
+
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(organization=clinic)
+    sign_in(client, referrer)
+    term = pantry.taxonomy_terms.first()
+    service_url = reverse("directory:service", args=[pantry.hsds_id])
+    opened_from = f"q=pantry&need=food-insecurity&zip=02118&radius=5&language=es&page=2&patient={patient.pk}"
+
+    page = html_lib.unescape(client.get(f"{service_url}?{opened_from}").content.decode())
+
+    # The place, language and person stay; the words, need and page give way to the term.
+    search = reverse("directory:search")
+    assert f'href="{search}?zip=02118&radius=5&language=es&patient={patient.pk}&term={term.pk}"' in page
+    plain = html_lib.unescape(client.get(service_url).content.decode())
+    assert f'href="{search}?term={term.pk}"' in plain
+
+
 def test_refer_from_a_need_search_without_a_patient_keeps_the_need_while_choosing_the_person(
     client, referrer, clinic, pantry
 ):
