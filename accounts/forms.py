@@ -20,9 +20,10 @@ class AddMemberForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if self.organization is not None and self.organization.memberships.filter(
-            user__email__iexact=email
-        ).exists():
+        if (
+            self.organization is not None
+            and self.organization.memberships.filter(user__email__iexact=email).exists()
+        ):
             raise forms.ValidationError(_("This person is already a member."))
         return email
 

@@ -30,9 +30,7 @@ def add_member(
         membership = Membership.objects.create(
             user=user, organization=organization, role=role, added_by=request.user
         )
-        transaction.on_commit(
-            lambda: _send_welcome(request, membership, needs_password=created)
-        )
+        transaction.on_commit(lambda: _send_welcome(request, membership, needs_password=created))
         publish_members_changed(organization)
     return membership
 

@@ -38,7 +38,10 @@ class User(AbstractUser):
     email = models.EmailField(_("email address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
     preferred_language = models.CharField(
-        _("preferred language"), max_length=8, default="en", choices=[("en", "English"), ("es", "Español")]
+        _("preferred language"),
+        max_length=8,
+        default="en",
+        choices=[("en", "English"), ("es", "Español")],
     )
 
     USERNAME_FIELD = "email"
@@ -214,7 +217,9 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_id}"
 
     @classmethod
-    def record(cls, *, organization, actor, actor_organization, action, obj, detail="") -> AuditEvent:
+    def record(
+        cls, *, organization, actor, actor_organization, action, obj, detail=""
+    ) -> AuditEvent:
         """Write one line of ``organization``'s audit log (an Organization or its id: callers
         that hold only the id, such as ``patient.organization_id``, need not load the row)."""
         return cls.objects.create(

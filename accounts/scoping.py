@@ -119,7 +119,9 @@ def scoped_to_current_org(queryset: Iterable, request: HttpRequest, field: str =
     return queryset.filter(**{field: membership.organization_id})
 
 
-def get_in_current_org_or_404(queryset, request: HttpRequest, field: str = "organization", **lookup):
+def get_in_current_org_or_404(
+    queryset, request: HttpRequest, field: str = "organization", **lookup
+):
     """Fetch one object of the current organization, or 404."""
     try:
         return scoped_to_current_org(queryset, request, field).get(**lookup)

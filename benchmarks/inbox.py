@@ -66,9 +66,7 @@ def build(size: int):
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE directory_organization, accounts_user, referrals_referral CASCADE"
-        )
+        cursor.execute("TRUNCATE directory_organization, accounts_user, referrals_referral CASCADE")
     rng = random.Random(2026)
     now = timezone.now()
     started = time.perf_counter()
@@ -126,7 +124,9 @@ def build(size: int):
                     sent_at=sent_at,
                     due_at=sent_at + timedelta(days=3),
                     closed_at=sent_at + timedelta(days=10) if closed else None,
-                    status_reason="other" if status in ("rejected", "cancelled", "failed", "on-hold") else "",
+                    status_reason="other"
+                    if status in ("rejected", "cancelled", "failed", "on-hold")
+                    else "",
                     outcome="met" if status == "completed" else "",
                     outcome_provided="Groceries" if status == "completed" else "",
                 )
@@ -136,15 +136,24 @@ def build(size: int):
         for referral in referrals:
             events.append(
                 ReferralEvent(
-                    referral=referral, kind="status", actor=referrer, actor_organization=clinic,
-                    from_status="draft", to_status="requested", created_at=referral.sent_at,
+                    referral=referral,
+                    kind="status",
+                    actor=referrer,
+                    actor_organization=clinic,
+                    from_status="draft",
+                    to_status="requested",
+                    created_at=referral.sent_at,
                 )
             )
             if referral.status != "requested":
                 events.append(
                     ReferralEvent(
-                        referral=referral, kind="status", actor=staff, actor_organization=food,
-                        from_status="requested", to_status=referral.status,
+                        referral=referral,
+                        kind="status",
+                        actor=staff,
+                        actor_organization=food,
+                        from_status="requested",
+                        to_status=referral.status,
                         created_at=referral.sent_at + timedelta(hours=5),
                     )
                 )
@@ -152,8 +161,11 @@ def build(size: int):
                 author, org = (referrer, clinic) if k % 2 == 0 else (staff, food)
                 messages.append(
                     Message(
-                        referral=referral, author=author, author_organization=org,
-                        body=f"Message {k}", created_at=referral.sent_at + timedelta(hours=k + 1),
+                        referral=referral,
+                        author=author,
+                        author_organization=org,
+                        body=f"Message {k}",
+                        created_at=referral.sent_at + timedelta(hours=k + 1),
                     )
                 )
         ReferralEvent.objects.bulk_create(events, batch_size=5000)
@@ -204,7 +216,9 @@ def measure(staff, ids: list[int], requests: int) -> dict[str, tuple[float, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100,10000")
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()

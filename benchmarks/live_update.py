@@ -108,17 +108,30 @@ def build():
     Membership.objects.create(user=staff, organization=food, role=Role.CBO_STAFF)
     service = Service.objects.create(organization=food, name="Pantry", response_time_days=2)
     patient = Patient.objects.create(
-        organization=clinic, given_name="Rosa", family_name="Díaz",
-        birth_date=timezone.localdate() - timedelta(days=15000), zip_code="02118",
+        organization=clinic,
+        given_name="Rosa",
+        family_name="Díaz",
+        birth_date=timezone.localdate() - timedelta(days=15000),
+        zip_code="02118",
     )
     consent = Consent.objects.create(
-        patient=patient, organization=food, method="verbal", recorded_by=referrer,
-        given_at=timezone.now(), expires_on=timezone.localdate() + timedelta(days=365),
+        patient=patient,
+        organization=food,
+        method="verbal",
+        recorded_by=referrer,
+        given_at=timezone.now(),
+        expires_on=timezone.localdate() + timedelta(days=365),
     )
     referral = Referral.objects.create(
-        patient=patient, need_category="food-insecurity", referring_organization=clinic,
-        referred_by=referrer, service=service, receiving_organization=food, consent=consent,
-        contact_method="phone", language="en",
+        patient=patient,
+        need_category="food-insecurity",
+        referring_organization=clinic,
+        referred_by=referrer,
+        service=service,
+        receiving_organization=food,
+        consent=consent,
+        contact_method="phone",
+        language="en",
     )
     referral.apply("send", by=referrer, organization=clinic)
     return referrer, staff, referral
@@ -132,7 +145,16 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "handoff.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "handoff.asgi:application",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -167,7 +189,9 @@ def plan(n: int) -> list[tuple[str, str, dict]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--transitions", type=int, default=50)
     args = parser.parse_args()
     import django
@@ -228,7 +252,12 @@ def main() -> None:
                 ).json_value()
                 latencies.append(shown_at - sent_at)
                 parts.append(
-                    (posted_at - sent_at, signal_at - sent_at, shown_at - signal_at, refetched_at - sent_at)
+                    (
+                        posted_at - sent_at,
+                        signal_at - sent_at,
+                        shown_at - signal_at,
+                        refetched_at - sent_at,
+                    )
                 )
             browser.close()
     finally:

@@ -106,7 +106,13 @@ def search_mix(n: int) -> list[dict[str, str]]:
     for _ in range(n):
         need, words = rng.choice(WORDS_BY_NEED)
         mix.append(
-            {"q": rng.choice(words), "need": need, "zip": rng.choice(zips), "radius": "10", "open": "now"}
+            {
+                "q": rng.choice(words),
+                "need": need,
+                "zip": rng.choice(zips),
+                "radius": "10",
+                "open": "now",
+            }
         )
     return mix
 
@@ -145,7 +151,9 @@ def search_once(client, params: dict[str, str]) -> dict[str, float]:
         request_ms = (time.perf_counter() - started) * 1000
     assert response.status_code == 200, response.status_code
     count = re.search(r'data-testid="result-count">\s*([\d,]+)', response.content.decode())
-    statements = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    statements = [
+        q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")
+    ]
     # Every statement the request ran, replayed on a plain cursor, in a transaction as the
     # search runs its statement (its SET LOCAL settings then apply).
     with connection.cursor() as cursor:
@@ -183,7 +191,11 @@ def worker(size: int, searches: int, at: datetime | None, reuse: bool) -> None:
     from tests.factories import ClinicFactory, member
 
     mix = search_mix(searches)
-    clock = mock.patch.object(directory.search, "timezone", ShiftedClock(at)) if at else contextlib.nullcontext()
+    clock = (
+        mock.patch.object(directory.search, "timezone", ShiftedClock(at))
+        if at
+        else contextlib.nullcontext()
+    )
     with clock:
         referrer = member(ClinicFactory(name=f"Benchmark Clinic {size}"), Role.REFERRER)
         client = Client()
@@ -205,10 +217,19 @@ class Worker:
 
     def __init__(self, size: int, args: argparse.Namespace) -> None:
         self.size = size
-        command = [sys.executable, __file__, "--worker", str(size), "--searches", str(args.searches)]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(size),
+            "--searches",
+            str(args.searches),
+        ]
         command += ["--at", args.at.isoformat()] if args.at else []
         command += ["--reuse"] if args.reuse else []
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.results: list[dict[str, float]] = []
 
     def send(self, command: str) -> None:
@@ -279,34 +300,53 @@ def explain(at: datetime | None) -> None:
     )
 
     now = at or timezone.now()
-    params = SearchParams(q="housing", need="housing-instability", origin=zip_point("02118"), radius=10, open_now=True)
+    params = SearchParams(
+        q="housing", need="housing-instability", origin=zip_point("02118"), radius=10, open_now=True
+    )
     words = words_of(params.q)
     box = bounding_box(params.origin, params.radius)
     nearby = services_in_box(box)
-    sql, args = search_statement(params, now, tsquery=tsquery_text(words, corrected_words(words)), nearby=nearby)
+    sql, args = search_statement(
+        params, now, tsquery=tsquery_text(words, corrected_words(words)), nearby=nearby
+    )
     print(f"  EXPLAIN of one search ({params.q!r}, {params.need}, 10 miles of 02118, open now):")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(statement_settings_sql())  # as the search runs it (directory.search._fetch_quickly)
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + BOX_PROBE_SQL, box_probe_args(box))
+        cursor.execute(
+            statement_settings_sql()
+        )  # as the search runs it (directory.search._fetch_quickly)
+        cursor.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + BOX_PROBE_SQL, box_probe_args(box)
+        )
         print(
             f"    -- the box probe: up to {FEW_LOCATIONS} locations in the box give the services"
             " the search starts from; more, and it checks each candidate's own coordinates"
         )
         for (line,) in cursor.fetchall():
             print("    " + line)
-        print("    -- the search statement" + (" (starting from the box's services)" if nearby else ""))
+        print(
+            "    -- the search statement"
+            + (" (starting from the box's services)" if nearby else "")
+        )
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, args)
         for (line,) in cursor.fetchall():
             print("    " + (line if len(line) <= 150 else line[:147] + "..."))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,10000")
     parser.add_argument("--searches", type=int, default=200)
-    parser.add_argument("--at", type=datetime.fromisoformat, help="the search's clock (ISO 8601 with offset)")
-    parser.add_argument("--reuse", action="store_true", help="keep a directory already built at that size")
-    parser.add_argument("--no-explain", dest="explain", action="store_false", help="skip the query plans")
+    parser.add_argument(
+        "--at", type=datetime.fromisoformat, help="the search's clock (ISO 8601 with offset)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a directory already built at that size"
+    )
+    parser.add_argument(
+        "--no-explain", dest="explain", action="store_false", help="skip the query plans"
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one size's process
     args = parser.parse_args()
     if args.worker:
@@ -325,7 +365,10 @@ def main() -> None:
         workers.append(Worker(size, args))
         if workers[-1].answer() != "ready":
             raise SystemExit(f"the {size}-service worker did not start")
-    print(f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn:", flush=True)
+    print(
+        f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn:",
+        flush=True,
+    )
     for i in range(args.searches):
         # Alternate which size goes first, so neither always follows the other.
         for w in workers if i % 2 == 0 else workers[::-1]:

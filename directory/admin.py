@@ -70,8 +70,20 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ["name", "organization__name"]
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
-    readonly_fields = ["hsds_id", "capacity_updated_at", "capacity_updated_by", "created_at", "updated_at"]
-    inlines = [ServiceTaxonomyInline, ServiceAtLocationInline, ScheduleInline, PhoneInline, LanguageInline]
+    readonly_fields = [
+        "hsds_id",
+        "capacity_updated_at",
+        "capacity_updated_by",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [
+        ServiceTaxonomyInline,
+        ServiceAtLocationInline,
+        ScheduleInline,
+        PhoneInline,
+        LanguageInline,
+    ]
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -13,4 +13,6 @@ class DirectoryConfig(AppConfig):
 
         # The search form's list of service types (directory.taxonomy.term_choices).
         for event, signal in (("saved", post_save), ("deleted", post_delete)):
-            signal.connect(forget_term_choices, sender="directory.TaxonomyTerm", dispatch_uid=f"term-{event}")
+            signal.connect(
+                forget_term_choices, sender="directory.TaxonomyTerm", dispatch_uid=f"term-{event}"
+            )

@@ -105,7 +105,9 @@ class QuickSelect(forms.Select):
 @functools.lru_cache(maxsize=64)
 def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
     # Keyed by the translated labels: the taxonomy's list is made anew for each form.
-    return "\n".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in choices)
+    return "\n".join(
+        f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in choices
+    )
 
 
 def _attrs_html(attrs: dict) -> str:
@@ -133,7 +135,9 @@ class QuickInputMixin:
         if self.uswds_class and "usa-" not in final.get("class", ""):
             final["class"] = f"{final.get('class', '')} {self.uswds_class}".strip()
         shown = "" if widget["value"] is None else f' value="{escape(widget["value"])}"'
-        return mark_safe(f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(final)}>')
+        return mark_safe(
+            f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(final)}>'
+        )
 
 
 class QuickTextInput(QuickInputMixin, forms.TextInput):
@@ -164,7 +168,11 @@ class DefaultShownBoundField(BoundField):
 
     def value(self):
         value = super().value()
-        if self.form.is_bound and self.field.initial is not None and (value in (None, "") or self.errors):
+        if (
+            self.form.is_bound
+            and self.field.initial is not None
+            and (value in (None, "") or self.errors)
+        ):
             return self.field.initial
         return value
 
@@ -205,7 +213,11 @@ class QuickBoundField(DefaultShownBoundField):
                 else ""
             )
             label_class = "usa-label usa-label--error" if self.errors else "usa-label"
-            hint = f'<div class="usa-hint" id="{auto_id}_helptext">{self.help_text}</div>' if self.help_text else ""
+            hint = (
+                f'<div class="usa-hint" id="{auto_id}_helptext">{self.help_text}</div>'
+                if self.help_text
+                else ""
+            )
             body = f'<label class="{label_class}" for="{auto_id}">{conditional_escape(self.label)}{required}</label>\n{hint}\n{errors}\n{self}'
         group_class = "usa-form-group usa-form-group--error" if self.errors else "usa-form-group"
         return mark_safe(f'<div class="{group_class}">\n{body}\n</div>')
@@ -230,7 +242,9 @@ class SearchForm(forms.Form):
     term = forms.TypedChoiceField(
         label=_("Type of service"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
-    zip = forms.CharField(label=_("Near ZIP code"), required=False, max_length=10, widget=QuickTextInput)
+    zip = forms.CharField(
+        label=_("Near ZIP code"), required=False, max_length=10, widget=QuickTextInput
+    )
     radius = forms.TypedChoiceField(
         label=_("Within"),
         required=False,
@@ -240,7 +254,9 @@ class SearchForm(forms.Form):
         initial="10",
         widget=QuickSelect,
     )
-    open = forms.ChoiceField(label=_("Open"), required=False, choices=ReadyChoices(OPEN_CHOICES), widget=QuickSelect)
+    open = forms.ChoiceField(
+        label=_("Open"), required=False, choices=ReadyChoices(OPEN_CHOICES), widget=QuickSelect
+    )
     language = forms.ChoiceField(
         label=_("Language spoken"),
         required=False,
@@ -248,12 +264,18 @@ class SearchForm(forms.Form):
         widget=QuickSelect,
     )
     age = forms.IntegerField(
-        label=_("Age of the person"), required=False, min_value=0, max_value=120, widget=QuickNumberInput
+        label=_("Age of the person"),
+        required=False,
+        min_value=0,
+        max_value=120,
+        widget=QuickNumberInput,
     )
     accepting = forms.BooleanField(
         label=_("Only services accepting referrals"), required=False, widget=QuickCheckboxInput
     )
-    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=ReadyChoices(SORT_CHOICES), widget=QuickSelect)
+    sort = forms.ChoiceField(
+        label=_("Sort"), required=False, choices=ReadyChoices(SORT_CHOICES), widget=QuickSelect
+    )
     page = forms.IntegerField(required=False, min_value=1, widget=QuickHiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -367,7 +389,9 @@ class ScheduleForm(forms.ModelForm):
         if opens is not None and opens == closes and opens != datetime.time(0):
             self.add_error(
                 "closes_at",
-                _("The closing time is the same as the opening time. For open all day, enter 12:00 AM for both."),
+                _(
+                    "The closing time is the same as the opening time. For open all day, enter 12:00 AM for both."
+                ),
             )
         return cleaned
 

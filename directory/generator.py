@@ -39,24 +39,68 @@ METRO_TIMEZONE = "America/New_York"
 HOME_ZIP = "02118"  # the demo clinic's ZIP (South End, Boston)
 
 NEIGHBORHOODS = [
-    "South End", "Roxbury", "Dorchester", "Mattapan", "Jamaica Plain", "East Boston",
-    "Chelsea", "Revere", "Cambridgeport", "Somerville", "Allston", "Brighton", "Hyde Park",
-    "Roslindale", "Charlestown", "Quincy", "Malden", "Everett", "Lynn", "Waltham",
+    "South End",
+    "Roxbury",
+    "Dorchester",
+    "Mattapan",
+    "Jamaica Plain",
+    "East Boston",
+    "Chelsea",
+    "Revere",
+    "Cambridgeport",
+    "Somerville",
+    "Allston",
+    "Brighton",
+    "Hyde Park",
+    "Roslindale",
+    "Charlestown",
+    "Quincy",
+    "Malden",
+    "Everett",
+    "Lynn",
+    "Waltham",
 ]
 ORG_KINDS = [
-    "Community Action", "Neighborhood House", "Family Services", "Community Center",
-    "Mutual Aid Network", "Health Partners", "Interfaith Council", "Youth Alliance",
-    "Senior Services", "Legal Collaborative", "Housing Partnership", "Outreach Project",
+    "Community Action",
+    "Neighborhood House",
+    "Family Services",
+    "Community Center",
+    "Mutual Aid Network",
+    "Health Partners",
+    "Interfaith Council",
+    "Youth Alliance",
+    "Senior Services",
+    "Legal Collaborative",
+    "Housing Partnership",
+    "Outreach Project",
 ]
 STREETS = [
-    "Washington St", "Tremont St", "Harrison Ave", "Blue Hill Ave", "Columbia Rd",
-    "Centre St", "Dudley St", "Massachusetts Ave", "Broadway", "Main St", "Dorchester Ave",
-    "Boylston St", "Hyde Park Ave", "Meridian St", "Cambridge St",
+    "Washington St",
+    "Tremont St",
+    "Harrison Ave",
+    "Blue Hill Ave",
+    "Columbia Rd",
+    "Centre St",
+    "Dudley St",
+    "Massachusetts Ave",
+    "Broadway",
+    "Main St",
+    "Dorchester Ave",
+    "Boylston St",
+    "Hyde Park Ave",
+    "Meridian St",
+    "Cambridge St",
 ]
 LANGUAGE_WEIGHTS = [
-    ("es", "Spanish", 0.45), ("pt", "Portuguese", 0.15), ("ht", "Haitian Creole", 0.15),
-    ("zh", "Chinese", 0.12), ("vi", "Vietnamese", 0.10), ("ru", "Russian", 0.05),
-    ("ar", "Arabic", 0.06), ("so", "Somali", 0.04), ("asl", "American Sign Language", 0.03),
+    ("es", "Spanish", 0.45),
+    ("pt", "Portuguese", 0.15),
+    ("ht", "Haitian Creole", 0.15),
+    ("zh", "Chinese", 0.12),
+    ("vi", "Vietnamese", 0.10),
+    ("ru", "Russian", 0.05),
+    ("ar", "Arabic", 0.06),
+    ("so", "Somali", 0.04),
+    ("asl", "American Sign Language", 0.03),
 ]
 # (byday, opens, closes) sets, with weights; overnight and around-the-clock included.
 HOURS_PATTERNS: list[tuple[float, list[tuple[str, time, time]]]] = [
@@ -91,7 +135,9 @@ def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-def search_text(name: str, alternate_name: str, organization_name: str, term_names, description: str) -> str:
+def search_text(
+    name: str, alternate_name: str, organization_name: str, term_names, description: str
+) -> str:
     """The same words refresh_search_documents() would index for a service."""
     return " ".join([name, alternate_name, organization_name, *term_names, description])
 
@@ -112,7 +158,9 @@ def generate_directory(
     rng = random.Random(seed)
     tree = TermTree.load()
     terms = list(
-        TaxonomyTerm.objects.filter(vocabulary="handoff", parent__isnull=False).values_list("pk", "name", "code", "description")
+        TaxonomyTerm.objects.filter(vocabulary="handoff", parent__isnull=False).values_list(
+            "pk", "name", "code", "description"
+        )
     )
     zips = metro_zips()
     n_locations = max(1, round(services * locations_per_service))
@@ -175,19 +223,28 @@ def generate_directory(
             for i in range(start, min(services, start + batch_size)):
                 org = orgs[i % n_orgs]
                 term_pk, term_name, term_code, term_description = rng.choice(terms)
-                second = rng.choice(terms_by_category[term_code.split(".")[0]]) if rng.random() < 0.3 else None
-                service_terms = [(term_pk, term_name)] + ([(second[0], second[1])] if second and second[0] != term_pk else [])
+                second = (
+                    rng.choice(terms_by_category[term_code.split(".")[0]])
+                    if rng.random() < 0.3
+                    else None
+                )
+                service_terms = [(term_pk, term_name)] + (
+                    [(second[0], second[1])] if second and second[0] != term_pk else []
+                )
                 roll = rng.random()
                 ages = (None, 17) if roll < 0.1 else (60, None) if roll < 0.2 else (None, None)
                 org_locations = locations_of_org.get(org.pk) or [rng.choice(locations)]
                 at = rng.sample(org_locations, k=min(len(org_locations), rng.choice([1, 1, 1, 2])))
                 name = f"{term_name} – {at[0].city}"  # named for where it is
-                description = (
-                    f"{term_name} for residents of greater Boston. "
-                    + (term_description or f"Part of {org.name}'s work.")
+                description = f"{term_name} for residents of greater Boston. " + (
+                    term_description or f"Part of {org.name}'s work."
                 )
                 capacity = rng.choices(
-                    [Service.Capacity.ACCEPTING, Service.Capacity.WAITLIST, Service.Capacity.NOT_ACCEPTING],
+                    [
+                        Service.Capacity.ACCEPTING,
+                        Service.Capacity.WAITLIST,
+                        Service.Capacity.NOT_ACCEPTING,
+                    ],
                     [0.7, 0.2, 0.1],
                 )[0]
                 service = Service(
@@ -197,48 +254,89 @@ def generate_directory(
                     description=description,
                     minimum_age=ages[0],
                     maximum_age=ages[1],
-                    eligibility_description="Youth up to 17." if ages[1] else "Adults 60 and older." if ages[0] else "",
+                    eligibility_description="Youth up to 17."
+                    if ages[1]
+                    else "Adults 60 and older."
+                    if ages[0]
+                    else "",
                     accepts_referrals=rng.random() < 0.85,
                     capacity=capacity,
                     response_time_days=rng.choice([1, 1, 2, 2, 3, 5]),
-                    search_document=search_text(name, "", org.name, [n for _, n in service_terms], description),
+                    search_document=search_text(
+                        name, "", org.name, [n for _, n in service_terms], description
+                    ),
                 )
                 lexicon.update(words_of(service.search_document))
-                hours = rng.choices([p for _, p in HOURS_PATTERNS], [w for w, _ in HOURS_PATTERNS])[0]
-                languages = [("en", "English")] + [(c, n) for c, n, w in LANGUAGE_WEIGHTS if rng.random() < w]
+                hours = rng.choices([p for _, p in HOURS_PATTERNS], [w for w, _ in HOURS_PATTERNS])[
+                    0
+                ]
+                languages = [("en", "English")] + [
+                    (c, n) for c, n, w in LANGUAGE_WEIGHTS if rng.random() < w
+                ]
                 batch.append(service)
                 extras.append((service_terms, hours, languages, at))
             Service.objects.bulk_create(batch)
-            rows_terms, rows_needs, rows_sal, rows_hours, rows_langs, rows_phones = [], [], [], [], [], []
+            rows_terms, rows_needs, rows_sal, rows_hours, rows_langs, rows_phones = (
+                [],
+                [],
+                [],
+                [],
+                [],
+                [],
+            )
             for service, (service_terms, hours, languages, at) in zip(batch, extras, strict=True):
                 for term_pk, _name in service_terms:
-                    rows_terms.append(ServiceTaxonomy(hsds_id=_uuid(rng), service=service, taxonomy_term_id=term_pk))
+                    rows_terms.append(
+                        ServiceTaxonomy(
+                            hsds_id=_uuid(rng), service=service, taxonomy_term_id=term_pk
+                        )
+                    )
                 for code in tree.needs_for_terms(pk for pk, _ in service_terms):
                     rows_needs.append(ServiceNeed(service=service, category=code))
                 for location in at:
-                    rows_sal.append(ServiceAtLocation(hsds_id=_uuid(rng), service=service, location=location))
+                    rows_sal.append(
+                        ServiceAtLocation(hsds_id=_uuid(rng), service=service, location=location)
+                    )
                 for byday, opens, closes in hours:
                     rows_hours.append(
                         Schedule(
-                            hsds_id=_uuid(rng), service=service, byday=byday, days_mask=Schedule.mask_for(byday),
-                            opens_at=opens, closes_at=closes, timezone=METRO_TIMEZONE,
+                            hsds_id=_uuid(rng),
+                            service=service,
+                            byday=byday,
+                            days_mask=Schedule.mask_for(byday),
+                            opens_at=opens,
+                            closes_at=closes,
+                            timezone=METRO_TIMEZONE,
                         )
                     )
                 for code, lang_name in languages:
-                    rows_langs.append(Language(hsds_id=_uuid(rng), service=service, code=code, name=lang_name))
+                    rows_langs.append(
+                        Language(hsds_id=_uuid(rng), service=service, code=code, name=lang_name)
+                    )
                 rows_phones.append(
-                    Phone(hsds_id=_uuid(rng), service=service, number=f"617-555-{rng.randint(0, 9999):04d}", type="voice")
+                    Phone(
+                        hsds_id=_uuid(rng),
+                        service=service,
+                        number=f"617-555-{rng.randint(0, 9999):04d}",
+                        type="voice",
+                    )
                 )
             for model, rows in (
-                (ServiceTaxonomy, rows_terms), (ServiceNeed, rows_needs), (ServiceAtLocation, rows_sal),
-                (Schedule, rows_hours), (Language, rows_langs), (Phone, rows_phones),
+                (ServiceTaxonomy, rows_terms),
+                (ServiceNeed, rows_needs),
+                (ServiceAtLocation, rows_sal),
+                (Schedule, rows_hours),
+                (Language, rows_langs),
+                (Phone, rows_phones),
             ):
                 model.objects.bulk_create(rows, batch_size=batch_size)
             done += len(batch)
             if progress:
                 progress(done, services)
         SearchWord.objects.bulk_create(
-            [SearchWord(word=w) for w in sorted(lexicon)], batch_size=batch_size, ignore_conflicts=True
+            [SearchWord(word=w) for w in sorted(lexicon)],
+            batch_size=batch_size,
+            ignore_conflicts=True,
         )
     counts.services = done
     return counts

@@ -158,9 +158,7 @@ class ServiceQuerySet(models.QuerySet["Service"]):
 
     def accepting_referrals(self) -> ServiceQuerySet:
         """Services that take referrals now (a waitlist still takes them)."""
-        return self.filter(accepts_referrals=True).exclude(
-            capacity=Service.Capacity.NOT_ACCEPTING
-        )
+        return self.filter(accepts_referrals=True).exclude(capacity=Service.Capacity.NOT_ACCEPTING)
 
     def for_age(self, age: int) -> ServiceQuerySet:
         return self.filter(
@@ -192,7 +190,9 @@ class ServiceQuerySet(models.QuerySet["Service"]):
         )
 
     def open_at(self, when) -> ServiceQuerySet:
-        return self.filter(models.Exists(Schedule.objects.filter(service=models.OuterRef("pk")).open_at(when)))
+        return self.filter(
+            models.Exists(Schedule.objects.filter(service=models.OuterRef("pk")).open_at(when))
+        )
 
     def open_on(self, weekday: int) -> ServiceQuerySet:
         return self.filter(
@@ -285,7 +285,9 @@ class Service(models.Model):
         ]
         indexes = [
             # The accepting-referrals filter of every search.
-            models.Index(fields=["status", "accepts_referrals", "capacity"], name="dir_service_status_idx"),
+            models.Index(
+                fields=["status", "accepts_referrals", "capacity"], name="dir_service_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -296,7 +298,9 @@ class Service(models.Model):
         self.capacity = capacity
         self.capacity_updated_at = timezone.now()
         self.capacity_updated_by = by
-        self.save(update_fields=["capacity", "capacity_updated_at", "capacity_updated_by", "updated_at"])
+        self.save(
+            update_fields=["capacity", "capacity_updated_at", "capacity_updated_by", "updated_at"]
+        )
 
     def refresh_search_document(self) -> None:
         """Rebuild the searchable words and the need categories from the current terms."""
@@ -341,7 +345,9 @@ class ServiceNeed(models.Model):
         verbose_name = _("need met by a service")
         verbose_name_plural = _("needs met by services")
         constraints = [
-            models.UniqueConstraint(fields=["service", "category"], name="directory_service_need_unique")
+            models.UniqueConstraint(
+                fields=["service", "category"], name="directory_service_need_unique"
+            )
         ]
         indexes = [
             # The need filter (EXISTS … category = %s) and the need facet (GROUP BY category).
@@ -394,8 +400,7 @@ class Location(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(latitude__isnull=True)
-                    | models.Q(latitude__gte=-90, latitude__lte=90)
+                    models.Q(latitude__isnull=True) | models.Q(latitude__gte=-90, latitude__lte=90)
                 )
                 & (
                     models.Q(longitude__isnull=True)
@@ -422,10 +427,16 @@ class Location(models.Model):
 class ServiceAtLocation(models.Model):
     hsds_id = models.UUIDField(_("HSDS id"), default=uuid.uuid4, unique=True, editable=False)
     service = models.ForeignKey(
-        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="service_at_locations"
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.CASCADE,
+        related_name="service_at_locations",
     )
     location = models.ForeignKey(
-        Location, verbose_name=_("location"), on_delete=models.CASCADE, related_name="service_at_locations"
+        Location,
+        verbose_name=_("location"),
+        on_delete=models.CASCADE,
+        related_name="service_at_locations",
     )
     description = models.TextField(_("description"), blank=True)
 
@@ -490,7 +501,11 @@ class ScheduleQuerySet(models.QuerySet["Schedule"]):
                     & models.Q(opens_at__lte=t)
                     & (models.Q(closes_at__gt=t) | overnight)
                 )
-                | (models.Q(days_mask__bitand_any=yesterday) & overnight & models.Q(closes_at__gt=t))
+                | (
+                    models.Q(days_mask__bitand_any=yesterday)
+                    & overnight
+                    & models.Q(closes_at__gt=t)
+                )
             )
         date = when.date()
         return self.filter(
@@ -642,7 +657,9 @@ class CostOption(models.Model):
     hsds_id = models.UUIDField(_("HSDS id"), default=uuid.uuid4, unique=True, editable=False)
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cost_options")
     option = models.CharField(_("option"), max_length=255, blank=True)
-    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     amount_description = models.TextField(_("amount description"), blank=True)
 
@@ -656,7 +673,9 @@ class CostOption(models.Model):
 
 class RequiredDocument(models.Model):
     hsds_id = models.UUIDField(_("HSDS id"), default=uuid.uuid4, unique=True, editable=False)
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="required_documents")
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="required_documents"
+    )
     document = models.CharField(_("document"), max_length=255)
     uri = models.URLField(_("link"), blank=True)
 
@@ -710,8 +729,10 @@ def _refresh_batch(ids: list[int], tree) -> None:
     ):
         terms_by_service.setdefault(service_id, []).append((term_id, term_name))
     changed, needs, lexicon = [], [], set()
-    for service in Service.objects.filter(pk__in=ids).select_related("organization").only(
-        "pk", "name", "alternate_name", "description", "organization__name"
+    for service in (
+        Service.objects.filter(pk__in=ids)
+        .select_related("organization")
+        .only("pk", "name", "alternate_name", "description", "organization__name")
     ):
         terms = terms_by_service.get(service.pk, [])
         text = " ".join(
@@ -732,5 +753,6 @@ def _refresh_batch(ids: list[int], tree) -> None:
     SearchWord.objects.bulk_create(
         [SearchWord(word=w) for w in sorted(lexicon)], batch_size=2000, ignore_conflicts=True
     )
+
 
 from directory.hsds.models import ImportJob  # noqa: E402, F401  (HSDS import jobs belong to this app)

@@ -106,8 +106,15 @@ def bounding_box(origin: Point, radius_miles: float) -> tuple[float, float, floa
     """(min_lat, max_lat, min_lng, max_lng) containing every point within the radius."""
     dlat = radius_miles / MILES_PER_DEGREE_LAT
     widest = min(89.9, abs(origin.latitude) + dlat)
-    dlng = min(180.0, radius_miles / (MILES_PER_DEGREE_LNG_AT_EQUATOR * math.cos(math.radians(widest))))
-    return (origin.latitude - dlat, origin.latitude + dlat, origin.longitude - dlng, origin.longitude + dlng)
+    dlng = min(
+        180.0, radius_miles / (MILES_PER_DEGREE_LNG_AT_EQUATOR * math.cos(math.radians(widest)))
+    )
+    return (
+        origin.latitude - dlat,
+        origin.latitude + dlat,
+        origin.longitude - dlng,
+        origin.longitude + dlng,
+    )
 
 
 def distance_expression(origin: Point, prefix: str = ""):
@@ -120,7 +127,9 @@ def distance_expression(origin: Point, prefix: str = ""):
         Sin((lng - Value(lng0)) / 2), 2
     )
     # least(): rounding can push sqrt(h) a hair past 1, which asin refuses.
-    return Value(2 * EARTH_RADIUS_MILES) * ASin(Least(Sqrt(h), Value(1.0)), output_field=FloatField())
+    return Value(2 * EARTH_RADIUS_MILES) * ASin(
+        Least(Sqrt(h), Value(1.0)), output_field=FloatField()
+    )
 
 
 def nearby_service_at_locations(origin: Point, radius_miles: float) -> QuerySet[ServiceAtLocation]:
@@ -152,14 +161,19 @@ class SearchVectorColumn(Expression):
 
     output_field = TextField()
 
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
         clone = self.copy()
         clone.pk_col = F("pk").resolve_expression(query, allow_joins, reuse, summarize, for_save)
         return clone
 
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.pk_col)
-        return f"(SELECT x.vector FROM directory_servicesearch x WHERE x.service_id = {sql})", params
+        return (
+            f"(SELECT x.vector FROM directory_servicesearch x WHERE x.service_id = {sql})",
+            params,
+        )
 
 
 class ToTsQuery(Func):
@@ -197,7 +211,9 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
     missing = [word for word in keys.values() if word not in result]
     if missing:
         found = _spellings(missing)
-        django_cache.set_many({key: found[word] for key, word in keys.items() if word in found}, SPELLINGS_SECONDS)
+        django_cache.set_many(
+            {key: found[word] for key, word in keys.items() if word in found}, SPELLINGS_SECONDS
+        )
         result.update(found)
     return result
 
@@ -274,7 +290,9 @@ def with_words(
             matched |= Q(search_document__icontains=stem)
             in_name |= Q(name__icontains=stem)
         qs = qs.filter(matched)
-        score = score + Case(When(in_name, then=Value(3)), default=Value(1), output_field=IntegerField())
+        score = score + Case(
+            When(in_name, then=Value(3)), default=Value(1), output_field=IntegerField()
+        )
     return qs.annotate(rank=score * Value(1.0, output_field=FloatField()))
 
 
@@ -329,7 +347,11 @@ def filtered_services(
         qs = qs.open_on(params.open_day)
     if params.origin is not None:
         qs = qs.filter(
-            Exists(nearby_service_at_locations(params.origin, params.radius).filter(service=OuterRef("pk")))
+            Exists(
+                nearby_service_at_locations(params.origin, params.radius).filter(
+                    service=OuterRef("pk")
+                )
+            )
         )
     return qs
 
@@ -394,7 +416,9 @@ def _with_distance(qs: QuerySet[Service], params: SearchParams) -> QuerySet[Serv
     return qs.annotate(distance=Subquery(nearest, output_field=FloatField()))
 
 
-def _facet_base(params: SearchParams, now: datetime, tree, skip: str, variants) -> QuerySet[Service]:
+def _facet_base(
+    params: SearchParams, now: datetime, tree, skip: str, variants
+) -> QuerySet[Service]:
     qs = filtered_services(params, now, skip=frozenset({skip}), tree=tree)
     if params.q:
         qs = with_words(qs, params.q, variants)
@@ -615,7 +639,9 @@ def _open_now_sql(now: datetime, args: dict) -> str:
         args[f"today{i}"] = 1 << local.weekday()
         args[f"yesterday{i}"] = 1 << ((local.weekday() - 1) % 7)
         whens.append(f"WHEN %(tz{i})s THEN %(week{i})s::int")
-        zones.append(f"(%(tz{i})s::text, %(time{i})s::time, %(today{i})s::int, %(yesterday{i})s::int)")
+        zones.append(
+            f"(%(tz{i})s::text, %(time{i})s::time, %(today{i})s::int, %(yesterday{i})s::int)"
+        )
     args["today_date"] = now.date()
     complex_open = (
         "ARRAY(SELECT sc.service_id FROM directory_servicesearch c"
@@ -785,7 +811,9 @@ def _from_json(model, data: dict, alias: str):
     column left out is deferred the usual way (it is missing from the instance's __dict__).
     """
     instance = model.__new__(model)
-    instance.__dict__.update({attname: convert(data[attname]) for attname, convert in _json_columns(model, tuple(data))})
+    instance.__dict__.update(
+        {attname: convert(data[attname]) for attname, convert in _json_columns(model, tuple(data))}
+    )
     state = instance._state = ModelState()
     state.adding, state.db = False, alias
     return instance
@@ -922,11 +950,15 @@ def services_for_need(
     return services
 
 
-def services_for_need_orm(params: SearchParams, language: str | None, limit: int, now: datetime) -> list[Service]:
+def services_for_need_orm(
+    params: SearchParams, language: str | None, limit: int, now: datetime
+) -> list[Service]:
     qs = _with_distance(filtered_services(params, now), params)
     accepting = Q(accepts_referrals=True) & ~Q(capacity=Service.Capacity.NOT_ACCEPTING)
     qs = qs.annotate(
-        accepting=Case(When(accepting, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        accepting=Case(
+            When(accepting, then=Value(1)), default=Value(0), output_field=IntegerField()
+        ),
         open_now=Exists(Schedule.objects.filter(service=OuterRef("pk")).open_at(now)),
         speaks=Exists(Language.objects.filter(service=OuterRef("pk"), code=language or "")),
     )
@@ -935,7 +967,11 @@ def services_for_need_orm(params: SearchParams, language: str | None, limit: int
         # Open now and speaking the language count among services nearby, not across the
         # metro: one 25 miles away should not come before one a mile away for being open.
         qs = qs.annotate(
-            farther=Case(When(distance__gt=NEARBY_MILES, then=Value(1)), default=Value(0), output_field=IntegerField())
+            farther=Case(
+                When(distance__gt=NEARBY_MILES, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
         )
         ordering = ["-accepting", "farther", "-open_now", "-speaks", "distance"]
     return list(with_display_data(qs.order_by(*ordering, "name", "pk")[:limit], now))
@@ -967,7 +1003,9 @@ def services_for_need_postgresql(
  ORDER BY accepting DESC, {farther} open_now DESC, speaks DESC, {nearest} name, service_id
  LIMIT %(limit)s"""
     found = _fetch_quickly(sql, args)
-    by_id = with_display_data(Service.objects.all(), now).in_bulk([service_id for service_id, _ in found])
+    by_id = with_display_data(Service.objects.all(), now).in_bulk(
+        [service_id for service_id, _ in found]
+    )
     services = []
     for service_id, miles in found:
         if service_id in by_id:  # not deleted since

@@ -132,7 +132,12 @@ class TermTree:
 
     def needs_for_terms(self, term_ids: Iterable[int]) -> set[str]:
         """SDOH categories met by a service with these terms."""
-        codes = {self.code_of[a] for t in term_ids for a in self.ancestors_and_self(t) if a in self.code_of}
+        codes = {
+            self.code_of[a]
+            for t in term_ids
+            for a in self.ancestors_and_self(t)
+            if a in self.code_of
+        }
         return {need for need, mapped in sdoh_mapping().items() if codes.intersection(mapped)}
 
 
@@ -156,7 +161,9 @@ def term_choices() -> list[tuple[str, str]]:
     if rows is None:
         from directory.models import TaxonomyTerm
 
-        terms = TaxonomyTerm.objects.filter(vocabulary="handoff").exclude(code__regex=r"\..*\.")  # 3rd level
+        terms = TaxonomyTerm.objects.filter(vocabulary="handoff").exclude(
+            code__regex=r"\..*\."
+        )  # 3rd level
         rows = [
             (str(pk), ("\u2003" * code.count(".")) + name)
             for pk, code, name in terms.values_list("pk", "code", "name")

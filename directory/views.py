@@ -42,7 +42,9 @@ def search(request: HttpRequest) -> HttpResponse:
     results = search_services(params)
     membership = current_membership(request)
     cards = _result_cards(
-        results.services, request, referrer=membership is not None and membership.role == Role.REFERRER
+        results.services,
+        request,
+        referrer=membership is not None and membership.role == Role.REFERRER,
     )
     template = "directory/search.html#results" if request.htmx else "directory/search.html"
     return TemplateResponse(
@@ -54,7 +56,10 @@ def search(request: HttpRequest) -> HttpResponse:
             "params": params,
             "cards": cards,
             "need_facets": _facet_items(
-                request, "need", params.need, [(code, NEED_NAMES.get(code, code), n) for code, n in results.need_facets]
+                request,
+                "need",
+                params.need,
+                [(code, NEED_NAMES.get(code, code), n) for code, n in results.need_facets],
             ),
             "language_facets": _facet_items(
                 request,
@@ -85,7 +90,9 @@ CARD_HTML = """<li class="usa-card handoff-result" data-testid="result">
     </li>"""
 
 
-def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bool) -> list[SafeString]:
+def _result_cards(
+    services: list[Service], request: HttpRequest, *, referrer: bool
+) -> list[SafeString]:
     """Each result's card: name, organization, distance, hours, phone, languages, capacity, Refer."""
     placeholder = "00000000-0000-0000-0000-000000000000"
     service_url = reverse("directory:service", args=[placeholder])
@@ -115,7 +122,8 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
             facts.append(f'<li data-testid="distance">{esc(miles)}</li>')
         if service.todays_hours:
             spans = ", ".join(
-                all_day if s.all_day else f"{time_text(s.opens_at)}–{time_text(s.closes_at)}" for s in service.todays_hours
+                all_day if s.all_day else f"{time_text(s.opens_at)}–{time_text(s.closes_at)}"
+                for s in service.todays_hours
             )
             hours = f"{today} {spans}"
         else:
@@ -124,7 +132,9 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
         facts.append(f"<li>{tag}\n              {esc(hours)}</li>")
         phone = service.first_phone
         if phone is not None:
-            facts.append(f'<li>{phone_label} <a href="tel:{esc(phone.number)}">{esc(str(phone))}</a></li>')
+            facts.append(
+                f'<li>{phone_label} <a href="tel:{esc(phone.number)}">{esc(str(phone))}</a></li>'
+            )
         if service.spoken_languages:
             names = ", ".join(lang.name for lang in service.spoken_languages)
             facts.append(f"<li>{languages_label} {esc(names)}</li>")
@@ -157,7 +167,9 @@ def _result_cards(services: list[Service], request: HttpRequest, *, referrer: bo
 
 def _search_context(query) -> str:
     """The search's own parameters (and the patient it is for) from a query, encoded again."""
-    return urlencode([(k, v) for k, values in query.lists() if k in SEARCH_CONTEXT for v in values if v])
+    return urlencode(
+        [(k, v) for k, values in query.lists() if k in SEARCH_CONTEXT for v in values if v]
+    )
 
 
 def _refer_context(query) -> str:
@@ -169,12 +181,16 @@ SEARCH_CONTEXT = frozenset([*SearchForm.base_fields, "patient"])
 TERM_LINK_CONTEXT = SEARCH_CONTEXT - {"q", "need", "term", "page"}
 
 
-def _facet_items(request: HttpRequest, key: str, current: str, facets: list[tuple[str, str, int]]) -> list[SafeString]:
+def _facet_items(
+    request: HttpRequest, key: str, current: str, facets: list[tuple[str, str, int]]
+) -> list[SafeString]:
     """One link per facet value: the current search with ``key`` set to it, from the first page.
 
     What {% querystring key=code page=None %} gives, without copying the query per link.
     """
-    kept = urlencode([(k, v) for k, values in request.GET.lists() if k not in (key, "page") for v in values])
+    kept = urlencode(
+        [(k, v) for k, values in request.GET.lists() if k not in (key, "page") for v in values]
+    )
     start = f"?{kept}&" if kept else "?"
     items = []
     for code, name, count in facets:
@@ -199,12 +215,19 @@ def _params_without_errors(form: SearchForm) -> SearchParams:
 def _visible_service(request: HttpRequest, hsds_id: uuid.UUID) -> Service:
     """An active service anyone signed in may see, or any service of the user's organization."""
     qs = with_display_data(Service.objects.all(), timezone.now()).prefetch_related(
-        "taxonomy_terms", "required_documents", "cost_options", "service_areas", "service_at_locations__location__phones"
+        "taxonomy_terms",
+        "required_documents",
+        "cost_options",
+        "service_areas",
+        "service_at_locations__location__phones",
     )
     service = qs.filter(hsds_id=hsds_id).first()
     if service is None:
         raise Http404
-    if service.status != Service.Status.ACTIVE and service.organization_id != current_organization(request).pk:
+    if (
+        service.status != Service.Status.ACTIVE
+        and service.organization_id != current_organization(request).pk
+    ):
         raise Http404
     return service
 
@@ -215,13 +238,20 @@ def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
     service = _visible_service(request, hsds_id)
     now = timezone.now()
     annotate_for_display([service], now)
-    week = [(name, [s for s in service.schedules.all() if s.runs_on(i)]) for i, name in enumerate(DAY_NAMES)]
+    week = [
+        (name, [s for s in service.schedules.all() if s.runs_on(i)])
+        for i, name in enumerate(DAY_NAMES)
+    ]
     search_query = _search_context(request.GET)
     refer_context = _refer_context(request.GET)
-    refer_query = urlencode({"service": service.pk}) + (f"&{refer_context}" if refer_context else "")
+    refer_query = urlencode({"service": service.pk}) + (
+        f"&{refer_context}" if refer_context else ""
+    )
     # A term's link looks for more of its kind where the search looked, for the same person:
     # the place, hours, language and patient stay; what was searched for is the term now.
-    kept = urlencode([(k, v) for k, values in request.GET.lists() if k in TERM_LINK_CONTEXT for v in values if v])
+    kept = urlencode(
+        [(k, v) for k, values in request.GET.lists() if k in TERM_LINK_CONTEXT for v in values if v]
+    )
     return TemplateResponse(
         request,
         "directory/service_detail.html",
@@ -240,7 +270,9 @@ def service_detail(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
 @role_required(Role.CBO_STAFF, Role.ORG_ADMIN)
 def my_services(request: HttpRequest) -> HttpResponse:
     organization = current_organization(request)
-    services = list(with_display_data(Service.objects.of_organization(organization), timezone.now()))
+    services = list(
+        with_display_data(Service.objects.of_organization(organization), timezone.now())
+    )
     annotate_for_display(services, timezone.now())
     return TemplateResponse(
         request, "directory/my_services.html", {"services": services, "organization": organization}
@@ -262,7 +294,9 @@ def edit_service(request: HttpRequest, hsds_id: uuid.UUID) -> HttpResponse:
             hours.save()
             _replace_languages(service, form.cleaned_data["languages"])
             service.refresh_search_document()
-        messages.success(request, _("%(name)s was saved. Search shows the change now.") % {"name": service.name})
+        messages.success(
+            request, _("%(name)s was saved. Search shows the change now.") % {"name": service.name}
+        )
         return redirect("directory:my_services")
     return TemplateResponse(
         request,

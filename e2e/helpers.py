@@ -25,9 +25,7 @@ def sign_in(page: Page, live_url: str, email: str, password: str = TEST_PASSWORD
 def assert_accessible(page: Page) -> None:
     """axe-core finds no serious or critical violation on the page as it is now."""
     results = _axe.run(page)
-    bad = [
-        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
-    ]
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
     details = "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} — "
         + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])

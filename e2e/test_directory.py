@@ -31,21 +31,32 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
     referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
     food_bank = OrganizationFactory(name="Eastside Food Bank")
     spanish = directory_service(
-        name="Weekly Food Pantry", organization=food_bank, terms=("food.food-pantry",),
-        at=(42.3399, -71.0752), languages=("en", "es"),
+        name="Weekly Food Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3399, -71.0752),
+        languages=("en", "es"),
     )
     ScheduleFactory(service=spanish, **AROUND_THE_CLOCK)
     english = directory_service(
-        name="Community Supper", organization=food_bank, terms=("food.meals.community-meals",),
-        at=(42.3420, -71.0700), languages=("en",),
+        name="Community Supper",
+        organization=food_bank,
+        terms=("food.meals.community-meals",),
+        at=(42.3420, -71.0700),
+        languages=("en",),
     )
     ScheduleFactory(service=english, **AROUND_THE_CLOCK)
     closed = directory_service(
-        name="Saturday Market Pantry", organization=food_bank, terms=("food.food-pantry",),
-        at=(42.3450, -71.0800), languages=("en", "es"),
+        name="Saturday Market Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3450, -71.0800),
+        languages=("en", "es"),
     )
     ScheduleFactory(service=closed, byday="SA", opens_at=time(9), closes_at=time(9, 1))
-    directory_service(name="Night Shelter", terms=("emergency.emergency-shelter",), at=(42.3399, -71.0752))
+    directory_service(
+        name="Night Shelter", terms=("emergency.emergency-shelter",), at=(42.3399, -71.0752)
+    )
 
     sign_in(page, live_url, referrer.email)
     page.get_by_role("link", name="Directory", exact=True).click()
@@ -87,7 +98,9 @@ def test_referrer_searches_by_need_near_a_zip_narrows_opens_and_refers(page, liv
     expect(page.get_by_label("Open", exact=True)).to_have_value("now")
     page.get_by_role("link", name="Refer to Weekly Food Pantry").click()
     # Started from the directory, a referral first asks whom it is for.
-    expect(page).to_have_url(re.compile(rf"/referrals/new/\?service={spanish.pk}&need=food-insecurity$"))
+    expect(page).to_have_url(
+        re.compile(rf"/referrals/new/\?service={spanish.pk}&need=food-insecurity$")
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Who is this referral for?")
     assert_accessible(page)
 
@@ -101,14 +114,18 @@ def test_the_first_results_show_without_scrolling_past_the_facets(page, live_url
     every_need = tuple(dict.fromkeys(codes[0] for codes in mapping.values()))
     for i in range(3):
         directory_service(
-            name=f"Neighborhood Hub {i}", terms=every_need, at=(42.3399, -71.0752),
+            name=f"Neighborhood Hub {i}",
+            terms=every_need,
+            at=(42.3399, -71.0752),
             languages=("en", "es", "pt", "zh", "vi", "ht", "ar"),
         )
 
     sign_in(page, live_url, referrer.email)
     page.goto("/directory/")
     expect(page.get_by_test_id("result")).to_have_count(3)
-    expect(page.get_by_role("region", name="By need").get_by_role("listitem")).to_have_count(len(mapping))
+    expect(page.get_by_role("region", name="By need").get_by_role("listitem")).to_have_count(
+        len(mapping)
+    )
     expect(page.get_by_role("region", name="By language").get_by_role("listitem")).to_have_count(7)
     first = page.get_by_test_id("result").first.bounding_box()
     assert first["y"] + 80 < page.viewport_size["height"], (first, page.viewport_size)

@@ -42,7 +42,9 @@ def test_a_wrong_password_shows_the_error_and_stays_signed_out(page, live_url):
     page.get_by_label("Email").fill(person.email)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_text("The email address and/or password you specified are not correct.")).to_be_visible()
+    expect(
+        page.get_by_text("The email address and/or password you specified are not correct.")
+    ).to_be_visible()
     assert "/accounts/login/" in page.url
     assert_accessible(page)
 
@@ -53,7 +55,9 @@ def test_an_org_admin_adds_a_member_who_then_sets_a_password_and_signs_in(
     org = OrganizationFactory(name="Northside Pantry")
     admin = member(org, Role.ORG_ADMIN)
     sign_in(page, live_url, admin.email)
-    page.get_by_role("navigation", name="Primary navigation").get_by_role("link", name="Members").click()
+    page.get_by_role("navigation", name="Primary navigation").get_by_role(
+        "link", name="Members"
+    ).click()
     expect(page.get_by_role("heading", name="Members", level=1)).to_be_visible()
     assert_accessible(page)
     page.get_by_label("Email address").fill("newcomer@northside.example.org")

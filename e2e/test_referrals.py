@@ -134,7 +134,9 @@ def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_u
     expect(_status(referrer_page)).to_have_text("Seen")
 
     # Messages both ways, live.
-    staff_page.get_by_role("textbox", name="Message").fill("Hola Rosa's team: can she come Saturday?")
+    staff_page.get_by_role("textbox", name="Message").fill(
+        "Hola Rosa's team: can she come Saturday?"
+    )
     staff_page.get_by_role("button", name="Send message").click()
     expect(referrer_page.get_by_test_id("message")).to_contain_text(
         ["Hola Rosa's team: can she come Saturday?"]
@@ -164,7 +166,9 @@ def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_u
     expect(_status(referrer_page)).to_have_text("In progress")
     staff_page.locator("summary", has_text=re.compile(r"^Complete$")).click()
     # USWDS draws its own radio and moves the input off screen: a person clicks the label.
-    staff_page.get_by_role("group", name="Was the need met?").get_by_text("Need met", exact=True).click()
+    staff_page.get_by_role("group", name="Was the need met?").get_by_text(
+        "Need met", exact=True
+    ).click()
     expect(staff_page.get_by_role("radio", name="Need met", exact=True)).to_be_checked()
     staff_page.get_by_label(re.compile(r"^What was provided")).fill("Groceries for two weeks")
     staff_page.get_by_role("button", name="Complete with this outcome").click()
@@ -214,9 +218,7 @@ def test_decline_then_reroute_and_cancel(new_page, live_url, cast):
     expect(_status(referrer_page)).to_have_text("Cancelled")
 
 
-def test_consent_withdrawal_hides_details_from_the_open_receiving_page(
-    new_page, live_url, cast
-):
+def test_consent_withdrawal_hides_details_from_the_open_receiving_page(new_page, live_url, cast):
     sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
     referrer_page, staff_page = new_page(), new_page()
     sign_in(staff_page, live_url, cast["staff"].email)
@@ -374,9 +376,7 @@ def test_a_live_update_keeps_an_open_panel_and_its_typed_text(new_page, live_url
 def test_new_consent_fields_show_only_when_recording_a_new_consent(page, live_url, cast):
     consent_for(cast["patient"], cast["food_bank"], cast["referrer"])
     sign_in(page, live_url, cast["referrer"].email)
-    page.goto(
-        f"{live_url}/referrals/new/?service={cast['pantry'].pk}&patient={cast['patient'].pk}"
-    )
+    page.goto(f"{live_url}/referrals/new/?service={cast['pantry'].pk}&patient={cast['patient'].pk}")
     fields = page.get_by_test_id("new-consent-fields")
     expect(page.get_by_label(re.compile(r"^Use the consent on file"))).to_be_checked()
     expect(fields).to_be_hidden()

@@ -119,13 +119,15 @@ if _db["ENGINE"].endswith("sqlite3"):
     _db.setdefault("OPTIONS", {})
     # WAL + a busy timeout let the live server and the test process share the file safely.
     _db["OPTIONS"].setdefault("timeout", 20)
-    _db["OPTIONS"].setdefault(
-        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-    )
+    _db["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 else:
     _db["TEST"]["NAME"] = env_str("TEST_DATABASE_NAME", f"test_{_db['NAME']}")
-    if _db["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True) and not _db["CONN_MAX_AGE"]:
+    if (
+        _db["ENGINE"].endswith("postgresql")
+        and env_bool("DB_POOL", True)
+        and not _db["CONN_MAX_AGE"]
+    ):
         # Django's connection pool (psycopg_pool). Opening a PostgreSQL connection costs about
         # 9 ms on a 2-core machine, more than most of our queries; every request, websocket
         # event check and task would otherwise pay it. (Pooling excludes DB_CONN_MAX_AGE.)
@@ -216,7 +218,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Handoff <handoff@localhost>"
 # --- Directory search: parallel workers a search statement may use (statement_settings_sql).
 SEARCH_PARALLEL_WORKERS = env_int("SEARCH_PARALLEL_WORKERS", 1)
 if SEARCH_PARALLEL_WORKERS < 0:
-    raise ImproperlyConfigured(f"SEARCH_PARALLEL_WORKERS={SEARCH_PARALLEL_WORKERS} is below 0 (use 0 for none).")
+    raise ImproperlyConfigured(
+        f"SEARCH_PARALLEL_WORKERS={SEARCH_PARALLEL_WORKERS} is below 0 (use 0 for none)."
+    )
 
 # --- Internationalization: English and Spanish now, every string marked for translation.
 LANGUAGE_CODE = "en"

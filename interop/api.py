@@ -91,9 +91,7 @@ def _check_format(request: HttpRequest) -> None:
     if wanted and wanted not in JSON_FORMATS:
         raise FhirApiError(406, "not-supported", "Only JSON is supported (_format=json).")
     accept = request.headers.get("Accept", "")
-    if accept and not any(
-        kind in accept for kind in ("json", "*/*", "application/*")
-    ):
+    if accept and not any(kind in accept for kind in ("json", "*/*", "application/*")):
         raise FhirApiError(406, "not-supported", "Only JSON is supported (application/fhir+json).")
 
 
@@ -159,11 +157,18 @@ SEARCHES = {
         [
             ("_lastUpdated", "date", "When the referral last changed (ge, gt, le, lt, eq, ne)."),
             ("status", "token", "Task.status."),
-            ("owner", "reference", "The receiving organization: Organization/<HSDS id>, or "
-             ":identifier=urn:handoff:hsds:organization|<HSDS id>."),
+            (
+                "owner",
+                "reference",
+                "The receiving organization: Organization/<HSDS id>, or "
+                ":identifier=urn:handoff:hsds:organization|<HSDS id>.",
+            ),
             ("requester", "reference", "The referring organization, named as owner is."),
-            ("patient", "reference", "Patient/<id> of your organization's patients, or "
-             ":identifier=<MRN system>|<MRN>."),
+            (
+                "patient",
+                "reference",
+                "Patient/<id> of your organization's patients, or :identifier=<MRN system>|<MRN>.",
+            ),
         ],
     ),
     "ServiceRequest": (

@@ -194,7 +194,11 @@ class EhrServer(FHIRServer):
             all_headers["Content-Type"] = FHIR_JSON
         all_headers.update(headers or {})
         for retry_auth in (True, False):
-            signed = self.auth.signed_headers(all_headers) if self.auth.can_sign_headers() else all_headers
+            signed = (
+                self.auth.signed_headers(all_headers)
+                if self.auth.can_sign_headers()
+                else all_headers
+            )
             try:
                 response = self.session.request(
                     method,

@@ -35,8 +35,9 @@ class EhrConnectionForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
-        help_text=_("The key whose public half is registered with the EHR (RSA for RS384, "
-                    "P-384 for ES384)."),
+        help_text=_(
+            "The key whose public half is registered with the EHR (RSA for RS384, P-384 for ES384)."
+        ),
     )
 
     class Meta:

@@ -156,11 +156,15 @@ def enqueue_referral(referral, event) -> list[OutboxMessage]:
     first = not OutboxMessage.objects.filter(connection=connection, aggregate=aggregate).exists()
     status_change = event.kind == ReferralEvent.Kind.STATUS
     if first:
-        resources = referral_fhir.referral_resources(referral, needs=_synced_needs(connection, referral))
+        resources = referral_fhir.referral_resources(
+            referral, needs=_synced_needs(connection, referral)
+        )
     else:
         resources = []
         if status_change and referral.status == Status.COMPLETED:
-            resources.append(referral_fhir.procedure(referral, needs=_synced_needs(connection, referral)))
+            resources.append(
+                referral_fhir.procedure(referral, needs=_synced_needs(connection, referral))
+            )
         resources.append(referral_fhir.task(referral))
         if status_change and referral.status in TERMINAL:
             resources.append(
@@ -466,9 +470,7 @@ def _finish(message: OutboxMessage, **fields) -> bool:
     """Record the result if this worker still holds the message (its lease may have run out)."""
     fields.setdefault("claim", "")
     fields.setdefault("claimed_until", None)
-    return bool(
-        OutboxMessage.objects.filter(pk=message.pk, claim=message.claim).update(**fields)
-    )
+    return bool(OutboxMessage.objects.filter(pk=message.pk, claim=message.claim).update(**fields))
 
 
 def deliver(
@@ -628,7 +630,12 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
             locked.retry_at = now + backoff(locked.consecutive_failures)
             locked.last_error = text[:500]
             locked.save(
-                update_fields=["consecutive_failures", "unreachable_since", "retry_at", "last_error"]
+                update_fields=[
+                    "consecutive_failures",
+                    "unreachable_since",
+                    "retry_at",
+                    "last_error",
+                ]
             )
             connection.unreachable_since = locked.unreachable_since
             _finish(message, last_error=text, last_error_at=now, next_attempt_at=locked.retry_at)
@@ -714,7 +721,10 @@ def _look_up(batch: list[OutboxMessage], known: dict) -> None:
         connection_id__in={key[0] for key in wanted},
         identifier_value__in={value for _system, value in wanted.values()},
     )
-    held = {(r.connection_id, r.resource_type, r.identifier_system, r.identifier_value): r for r in remotes}
+    held = {
+        (r.connection_id, r.resource_type, r.identifier_system, r.identifier_value): r
+        for r in remotes
+    }
     for key, (system, value) in wanted.items():
         remote = held.get((key[0], key[1], system, value))
         if remote is not None:
@@ -764,7 +774,9 @@ def resolve_patient(server: EhrServer, connection: EhrConnection, patient_pk: st
     if remote is not None:
         return remote.server_id
     search = FhirPatient.where({"identifier": f"{system}|{value}"}).construct()
-    found = [e["resource"] for e in server.request_json(search).get("entry") or [] if "resource" in e]
+    found = [
+        e["resource"] for e in server.request_json(search).get("entry") or [] if "resource" in e
+    ]
     if len(found) > 1:
         raise EhrError(
             _("The EHR holds %(count)s patients with the identifier %(value)s; fix that there.")

@@ -288,7 +288,9 @@ def _safety_question_codes() -> list[dict]:
     from screening.instrument import LOINC, instruments
     from screening.sharing import safety_questions
 
-    codes = sorted({code for instrument in instruments().values() for code in safety_questions(instrument)})
+    codes = sorted(
+        {code for instrument in instruments().values() for code in safety_questions(instrument)}
+    )
     return [{"coding": [_coding(LOINC, code)]} for code in codes]
 
 

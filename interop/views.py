@@ -69,9 +69,7 @@ def connection(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, _("The EHR connection is saved. Test it to see what works."))
         return redirect("interop:connection")
-    return _connection_page(
-        request, form, instance, status=400 if form.errors else 200
-    )
+    return _connection_page(request, form, instance, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -181,7 +179,5 @@ def api_clients(request: HttpRequest) -> HttpResponse:
 def revoke_api_client(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_in_current_org_or_404(ApiClient.objects.all(), request, pk=pk)
     client.revoke()
-    messages.success(
-        request, _("%(name)s can no longer use the FHIR API.") % {"name": client.name}
-    )
+    messages.success(request, _("%(name)s can no longer use the FHIR API.") % {"name": client.name})
     return redirect("interop:api_clients")

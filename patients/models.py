@@ -148,7 +148,7 @@ class Patient(models.Model):
 
     @property
     def one_line_address(self) -> str:
-        """"12 Main St, Boston, MA 02118": the parts there are, as an address is written."""
+        """ "12 Main St, Boston, MA 02118": the parts there are, as an address is written."""
         parts = [self.address_line, self.city, f"{self.state} {self.zip_code}".strip()]
         return ", ".join(part for part in parts if part)
 

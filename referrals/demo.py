@@ -20,9 +20,36 @@ HOUSING_STAFF_ORG = "Harbor Housing Alliance"
 
 PATIENTS = [
     # MRN, given, family, born, language, phone, zip, need
-    ("DEMO-1001", "Rosa", "Delgado", datetime.date(1979, 3, 14), "es", "617-555-0142", "02118", "food-insecurity"),
-    ("DEMO-1002", "James", "Carter", datetime.date(1962, 11, 2), "en", "617-555-0177", "02119", "housing-instability"),
-    ("DEMO-1003", "Linh", "Nguyen", datetime.date(1990, 7, 30), "vi", "617-555-0190", "02125", "transportation-insecurity"),
+    (
+        "DEMO-1001",
+        "Rosa",
+        "Delgado",
+        datetime.date(1979, 3, 14),
+        "es",
+        "617-555-0142",
+        "02118",
+        "food-insecurity",
+    ),
+    (
+        "DEMO-1002",
+        "James",
+        "Carter",
+        datetime.date(1962, 11, 2),
+        "en",
+        "617-555-0177",
+        "02119",
+        "housing-instability",
+    ),
+    (
+        "DEMO-1003",
+        "Linh",
+        "Nguyen",
+        datetime.date(1990, 7, 30),
+        "vi",
+        "617-555-0190",
+        "02125",
+        "transportation-insecurity",
+    ),
 ]
 # Which demo service each patient is referred to, and how far the referral has got.
 REFERRALS = [

@@ -30,7 +30,9 @@ class ReferralForm(forms.Form):
     """The warm handoff: why, how to reach the person, urgency, and a note."""
 
     need_category = forms.ChoiceField(label=_("Need this referral addresses"))
-    priority = forms.ChoiceField(label=_("Urgency"), choices=Priority.choices, initial=Priority.ROUTINE)
+    priority = forms.ChoiceField(
+        label=_("Urgency"), choices=Priority.choices, initial=Priority.ROUTINE
+    )
     note = forms.CharField(
         label=_("Note for the receiving organization"),
         required=False,
@@ -110,8 +112,13 @@ class ConsentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("method") == self.electronic_value and not (data.get("signature") or "").strip():
-            self.add_error("signature", _("For electronic consent the person types their name here."))
+        if (
+            data.get("method") == self.electronic_value
+            and not (data.get("signature") or "").strip()
+        ):
+            self.add_error(
+                "signature", _("For electronic consent the person types their name here.")
+            )
         return data
 
 
@@ -153,7 +160,9 @@ class ReasonForm(forms.Form):
 
 
 class OutcomeForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("Was the need met?"), choices=Outcome.choices, widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(
+        label=_("Was the need met?"), choices=Outcome.choices, widget=forms.RadioSelect
+    )
     outcome_provided = forms.CharField(
         label=_("What was provided"), widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -193,9 +202,7 @@ class StepForm(forms.Form):
             data["intake_at"] = None  # only a booked intake has a date
         elif intake_at is None:
             if "intake_at" not in self.errors:
-                self.add_error(
-                    "intake_at", _("Give the date and time of the intake appointment.")
-                )
+                self.add_error("intake_at", _("Give the date and time of the intake appointment."))
         elif intake_at < timezone.now() - INTAKE_PAST:
             self.add_error("intake_at", _("This date is in the past. Check the date and time."))
         elif intake_at > timezone.now() + INTAKE_AHEAD:

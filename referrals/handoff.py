@@ -15,7 +15,13 @@ from referrals.models import Message, ReadMark, Referral, ReferralEvent
 from referrals.transitions import Side, Status, allowed
 
 # The progress line shown on every referral: the happy path, in order.
-PROGRESS = [Status.REQUESTED, Status.RECEIVED, Status.ACCEPTED, Status.IN_PROGRESS, Status.COMPLETED]
+PROGRESS = [
+    Status.REQUESTED,
+    Status.RECEIVED,
+    Status.ACCEPTED,
+    Status.IN_PROGRESS,
+    Status.COMPLETED,
+]
 
 
 def need_names() -> dict[str, str]:
@@ -37,7 +43,9 @@ def unread_counts(user, organization, referrals: list[Referral]) -> dict[int, in
     """Messages from the other side newer than the user's read mark, per referral, in one query."""
     if not referrals:
         return {}
-    read_at = ReadMark.objects.filter(referral=OuterRef("referral"), user=user).values("read_at")[:1]
+    read_at = ReadMark.objects.filter(referral=OuterRef("referral"), user=user).values("read_at")[
+        :1
+    ]
     rows = (
         Message.objects.filter(referral__in=[r.pk for r in referrals])
         .exclude(author_organization=organization)
@@ -68,7 +76,10 @@ def record_view(referral: Referral, user, organization) -> None:
     ).exists()
     if not already:
         ReferralEvent.objects.create(
-            referral=referral, kind=ReferralEvent.Kind.VIEWED, actor=user, actor_organization=organization
+            referral=referral,
+            kind=ReferralEvent.Kind.VIEWED,
+            actor=user,
+            actor_organization=organization,
         )
 
 
@@ -83,7 +94,9 @@ def progress_steps(referral: Referral) -> list[dict]:
         steps.append(
             {
                 "label": Status(status).label,
-                "state": "current" if status == current else ("complete" if status in reached else "incomplete"),
+                "state": "current"
+                if status == current
+                else ("complete" if status in reached else "incomplete"),
             }
         )
     return steps
@@ -156,7 +169,9 @@ def detail_context(
         earlier = timeline.count() - TIMELINE_LIMIT if len(latest) > TIMELINE_LIMIT else 0
         events = latest[:TIMELINE_LIMIT][::-1]
     thread = list(
-        referral.messages.select_related("author", "author_organization").order_by("created_at", "pk")
+        referral.messages.select_related("author", "author_organization").order_by(
+            "created_at", "pk"
+        )
     )
     return {
         "referral": referral,
@@ -174,7 +189,9 @@ def detail_context(
         ),
         "need_name": NEED_NAMES.get(referral.need_category, referral.need_category),
         "step_form": bound.get("step")
-        or StepForm(initial={"step": referral.business_status or None, "intake_at": referral.intake_at}),
+        or StepForm(
+            initial={"step": referral.business_status or None, "intake_at": referral.intake_at}
+        ),
         "message_form": bound.get("message") or MessageForm(),
         "is_overdue": referral.is_overdue(),
         "can_set_step": side == Side.RECEIVING

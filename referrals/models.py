@@ -231,10 +231,14 @@ class Referral(models.Model):
     do_not_contact = models.BooleanField(
         _("do not contact the person directly"),
         default=False,
-        help_text=_("For example when contact could put them at risk. FHIR: contacting-subject-prohibited."),
+        help_text=_(
+            "For example when contact could put them at risk. FHIR: contacting-subject-prohibited."
+        ),
     )
     shared = models.JSONField(
-        _("what was shared"), default=dict, blank=True,
+        _("what was shared"),
+        default=dict,
+        blank=True,
         help_text=_("A snapshot, taken when sent, of what the consent allowed to share."),
     )
     consent = models.ForeignKey(
@@ -280,7 +284,9 @@ class Referral(models.Model):
             models.Index(
                 fields=["receiving_organization", "-updated_at"], name="referral_inbox_recent"
             ),
-            models.Index(fields=["referring_organization", "-updated_at"], name="referral_sent_recent"),
+            models.Index(
+                fields=["referring_organization", "-updated_at"], name="referral_sent_recent"
+            ),
             # The referring list: WHERE referring_organization = ? …
             models.Index(
                 fields=["referring_organization", "status", "-updated_at"], name="referral_sent"
@@ -416,7 +422,9 @@ class Referral(models.Model):
                 locked.status_reason_text = ""
             if name == "send":
                 locked.sent_at = now
-                locked.due_at = response_due(now, locked.service.response_time_days, locked.priority)
+                locked.due_at = response_due(
+                    now, locked.service.response_time_days, locked.priority
+                )
                 locked.shared = locked.consent.snapshot_for(locked)
             elif name == "receive":
                 locked.received_at = now
@@ -703,4 +711,3 @@ class EmailPreference(models.Model):
             Notification.Kind.MESSAGE: self.messages,
             Notification.Kind.OVERDUE: self.overdue,
         }[kind]
-

@@ -73,9 +73,7 @@ def notify(referral: Referral, event: ReferralEvent) -> list[Notification]:
         if person.pk in seen or person.pk == event.actor_id:
             continue
         seen.add(person.pk)
-        created.append(
-            Notification(user=person, referral=referral, kind=kind, text=text[:300])
-        )
+        created.append(Notification(user=person, referral=referral, kind=kind, text=text[:300]))
     Notification.objects.bulk_create(created)
     ids = [n.pk for n in created]
     transaction.on_commit(lambda: _after_commit(ids))
@@ -107,5 +105,3 @@ def unread_badge_html(count: int) -> str:
 def wants_email(user: User, kind: str) -> bool:
     preference = EmailPreference.objects.filter(user=user).first()
     return preference is None or preference.wants(kind)
-
-

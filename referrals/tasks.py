@@ -46,8 +46,8 @@ def sweep_overdue_referrals(reschedule: bool = True) -> int:
     from referrals.models import Referral
 
     flagged = 0
-    for referral_id in Referral.objects.overdue().filter(escalated_at__isnull=True).values_list(
-        "pk", flat=True
+    for referral_id in (
+        Referral.objects.overdue().filter(escalated_at__isnull=True).values_list("pk", flat=True)
     ):
         with transaction.atomic():
             referral = Referral.objects.select_for_update().get(pk=referral_id)

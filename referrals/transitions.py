@@ -55,7 +55,9 @@ RESUME_TARGET = "<previous>"
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in [
-        Transition("send", frozenset({Status.DRAFT}), Status.REQUESTED, Side.REFERRING, _("Send referral")),
+        Transition(
+            "send", frozenset({Status.DRAFT}), Status.REQUESTED, Side.REFERRING, _("Send referral")
+        ),
         Transition(
             "cancel",
             frozenset({Status.DRAFT, *OPEN}),
@@ -64,7 +66,13 @@ TRANSITIONS: dict[str, Transition] = {
             _("Cancel referral"),
             needs_reason=True,
         ),
-        Transition("receive", frozenset({Status.REQUESTED}), Status.RECEIVED, Side.RECEIVING, _("Mark as seen")),
+        Transition(
+            "receive",
+            frozenset({Status.REQUESTED}),
+            Status.RECEIVED,
+            Side.RECEIVING,
+            _("Mark as seen"),
+        ),
         Transition(
             "accept",
             frozenset({Status.REQUESTED, Status.RECEIVED}),
@@ -80,7 +88,13 @@ TRANSITIONS: dict[str, Transition] = {
             _("Decline"),
             needs_reason=True,
         ),
-        Transition("start", frozenset({Status.ACCEPTED}), Status.IN_PROGRESS, Side.RECEIVING, _("Start work")),
+        Transition(
+            "start",
+            frozenset({Status.ACCEPTED}),
+            Status.IN_PROGRESS,
+            Side.RECEIVING,
+            _("Start work"),
+        ),
         Transition(
             "hold",
             frozenset({Status.ACCEPTED, Status.IN_PROGRESS}),
@@ -89,7 +103,9 @@ TRANSITIONS: dict[str, Transition] = {
             _("Put on hold"),
             needs_reason=True,
         ),
-        Transition("resume", frozenset({Status.ON_HOLD}), RESUME_TARGET, Side.RECEIVING, _("Resume")),
+        Transition(
+            "resume", frozenset({Status.ON_HOLD}), RESUME_TARGET, Side.RECEIVING, _("Resume")
+        ),
         Transition(
             "complete",
             frozenset({Status.IN_PROGRESS}),

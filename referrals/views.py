@@ -124,7 +124,9 @@ def _side(request: HttpRequest, referral: Referral) -> str | None:
 
 
 def _with_list_data(qs):
-    return qs.select_related("patient", "service", "receiving_organization", "referring_organization")
+    return qs.select_related(
+        "patient", "service", "receiving_organization", "referring_organization"
+    )
 
 
 @require_GET
@@ -151,7 +153,9 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     if filters["overdue"]:
         qs = qs.overdue()
     pager = _Pager(request, total=qs.count())
-    page = list(_with_list_data(qs).order_by("-updated_at", "-pk")[pager.offset : pager.offset + PAGE_SIZE])
+    page = list(
+        _with_list_data(qs).order_by("-updated_at", "-pk")[pager.offset : pager.offset + PAGE_SIZE]
+    )
     receivers = (
         Referral.objects.sent_by(organization)
         .values_list("receiving_organization_id", "receiving_organization__name")
@@ -291,7 +295,9 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(
-            request, _("Done: the referral is now “%(status)s”.") % {"status": referral.get_status_display()}
+            request,
+            _("Done: the referral is now “%(status)s”.")
+            % {"status": referral.get_status_display()},
         )
     return _back_to(referral)
 
@@ -307,7 +313,9 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             referral.post_message(
-                by=request.user, organization=current_organization(request), body=form.cleaned_data["body"]
+                by=request.user,
+                organization=current_organization(request),
+                body=form.cleaned_data["body"],
             )
         except TransitionError as error:
             form.add_error("body", str(error))
@@ -418,8 +426,6 @@ def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-
-
 # --- starting a referral ------------------------------------------------------------------
 
 
@@ -517,7 +523,12 @@ def _pick_patient(request: HttpRequest, service) -> HttpResponse:
     return TemplateResponse(
         request,
         "referrals/pick_patient.html",
-        {"service": service, "patients": list(patients[:50]), "query": query, "need": request.GET.get("need", "")},
+        {
+            "service": service,
+            "patients": list(patients[:50]),
+            "query": query,
+            "need": request.GET.get("need", ""),
+        },
     )
 
 
@@ -553,7 +564,9 @@ def new(request: HttpRequest) -> HttpResponse:
             if patient.zip_code:
                 query["zip"] = patient.zip_code
             url = f"{reverse('directory:search')}?{urlencode(query)}"
-            messages.info(request, _("Choose the service to refer %(name)s to.") % {"name": patient})
+            messages.info(
+                request, _("Choose the service to refer %(name)s to.") % {"name": patient}
+            )
             return redirect(url)
         raise Http404
     if not service.accepts_referrals:
@@ -645,7 +658,10 @@ def _save_referral(request, *, form, consent_form, consent, patient, service, dr
         with transaction.atomic():
             if consent_form is not None:
                 consent = _record_consent(
-                    consent_form, patient=patient, organization=service.organization, request=request
+                    consent_form,
+                    patient=patient,
+                    organization=service.organization,
+                    request=request,
                 )
             referral = draft or Referral(
                 patient=patient,
@@ -725,10 +741,16 @@ def reroute(request: HttpRequest, pk: int) -> HttpResponse:
     consent_form = _consent_form(request.POST or None, initial=initial)
     error = ""
     if request.method == "POST":
-        service = Service.objects.filter(
-            pk=request.POST.get("service", "") if request.POST.get("service", "").isdigit() else None,
-            accepts_referrals=True,
-        ).select_related("organization").first()
+        service = (
+            Service.objects.filter(
+                pk=request.POST.get("service", "")
+                if request.POST.get("service", "").isdigit()
+                else None,
+                accepts_referrals=True,
+            )
+            .select_related("organization")
+            .first()
+        )
         if service is None or service.pk == referral.service_id:
             error = _("Choose one of the services.")
         elif consent_form.is_valid() or _active_consent(patient, service.organization):

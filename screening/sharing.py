@@ -66,7 +66,11 @@ def answers_to_share(patient: Patient, category: str) -> dict | None:
         for q in questions_for_need(screening.instrument, category)
         if q.code in given
     ]
-    return {"instrument": screening.instrument_id, "version": screening.instrument_version, "rows": rows}
+    return {
+        "instrument": screening.instrument_id,
+        "version": screening.instrument_version,
+        "rows": rows,
+    }
 
 
 def _status_text(status: str) -> str:

@@ -119,7 +119,9 @@ def directory_service(
             service=service, taxonomy_term=TaxonomyTerm.objects.get(vocabulary="handoff", code=code)
         )
     if at is not None:
-        location = LocationFactory(organization=service.organization, latitude=at[0], longitude=at[1])
+        location = LocationFactory(
+            organization=service.organization, latitude=at[0], longitude=at[1]
+        )
         ServiceAtLocation.objects.create(service=service, location=location)
     for code in languages:
         Language.objects.create(service=service, code=code, name=code)
@@ -189,7 +191,9 @@ def consent_for(patient: Patient, organization: Organization, by: User, **fields
         "expires_on": _timezone.localdate() + _datetime.timedelta(days=365),
         **fields,
     }
-    return Consent.objects.create(patient=patient, organization=organization, recorded_by=by, **values)
+    return Consent.objects.create(
+        patient=patient, organization=organization, recorded_by=by, **values
+    )
 
 
 def referral(patient: Patient, service: Service, by: User, *, send: bool = True, **fields):

@@ -74,9 +74,7 @@ def test_signing_in_with_email_and_password_works(client, staff):
     assert client.session["_auth_user_id"] == str(staff.pk)
 
 
-@pytest.mark.parametrize(
-    "name", ["account_change_password", "mfa_index", "account_email"]
-)
+@pytest.mark.parametrize("name", ["account_change_password", "mfa_index", "account_email"])
 def test_account_security_pages_open_for_a_signed_in_person(client, staff, name):
     client.force_login(staff)
     response = client.get(reverse(name))

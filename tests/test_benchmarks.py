@@ -19,7 +19,9 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL")
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL"
+)
 
 FIGURES = re.compile(
     r"^ +(?P<size>\d+) services: request p50 [\d.]+ ms, p95 [\d.]+ ms \| SQL alone p50 [\d.]+ ms, "
@@ -31,7 +33,11 @@ FIGURES = re.compile(
 def connect(settings: dict, dbname: str, **options) -> psycopg.Connection:
     """A connection of our own to ``dbname`` on the test database's server."""
     return psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=dbname, **options
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=dbname,
+        **options,
     )
 
 
@@ -71,8 +77,12 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         # At most 8 statements a page at both sizes (the search page's bounded query count):
         # fewer once a search's words (and a box with many locations) were looked up before.
         assert all(6 <= int(m["queries"]) <= 8 for m in figures.values()), out
-        assert int(figures[600]["matches"]) > 0, out  # the searches find services (results are read)
-        assert re.search(r"^growth of request p95 from 300 to 600 services: [\d.]+×$", out, re.MULTILINE), out
+        assert int(figures[600]["matches"]) > 0, (
+            out
+        )  # the searches find services (results are read)
+        assert re.search(
+            r"^growth of request p95 from 300 to 600 services: [\d.]+×$", out, re.MULTILINE
+        ), out
         assert re.search(r"^targets at 600: request p95 [\d.]+ ms", out, re.MULTILINE), out
         # The plans, relayed from the largest size's worker.
         assert "-- the search statement" in out and "Execution Time:" in out, out

@@ -88,9 +88,7 @@ def test_seed_demo_is_safe_to_run_twice(settings):
     from referrals.models import Referral
 
     def counts():
-        return [
-            m.objects.count() for m in (Organization, User, Membership, Patient, Referral)
-        ]
+        return [m.objects.count() for m in (Organization, User, Membership, Patient, Referral)]
 
     first = counts()
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

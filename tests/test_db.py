@@ -20,10 +20,18 @@ def backend_is_open(pid: int) -> bool:
     """Whether the server still has the backend ``pid``, asked on a connection of our own."""
     settings = connection.settings_dict
     with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname="postgres"
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname="postgres",
     ) as other:
         for _ in range(50):  # a closed socket's backend ends a moment later
-            if other.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0] == 0:
+            if (
+                other.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
+                ).fetchone()[0]
+                == 0
+            ):
                 return False
             time.sleep(0.02)
     return True

@@ -17,6 +17,7 @@ from tests.factories import directory_service, member
 def _debug_off(settings):
     settings.DEBUG = False
 
+
 NOT_FOUND = "We can't find that page"
 
 

@@ -25,7 +25,9 @@ def session_cookie(user) -> str:
 def communicator(user=None) -> WebsocketCommunicator:
     headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
     if user is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}".encode()))
+        headers.append(
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}".encode())
+        )
     return WebsocketCommunicator(application, "/ws/live/", headers=headers)
 
 
@@ -56,7 +58,8 @@ def test_no_session_is_refused():
 
 def test_a_member_receives_their_organizations_fragment(staff, food_bank):
     connected, _, received = connect_and_collect(
-        communicator(staff), [(org_group(food_bank.pk), fragment(food_bank.pk, "<p id=x>hello</p>"))]
+        communicator(staff),
+        [(org_group(food_bank.pk), fragment(food_bank.pk, "<p id=x>hello</p>"))],
     )
     assert connected
     assert received == ["<p id=x>hello</p>"]
@@ -67,7 +70,10 @@ def test_another_organizations_event_never_arrives(staff, food_bank, other_org, 
     sends = [
         (org_group(other_org.pk), fragment(other_org.pk, "theirs")),
         (org_group(food_bank.pk), fragment(other_org.pk, "misrouted")),
-        (user_group(stranger.pk), UserFragment(type="user.fragment", user_id=stranger.pk, html="x")),
+        (
+            user_group(stranger.pk),
+            UserFragment(type="user.fragment", user_id=stranger.pk, html="x"),
+        ),
     ]
     connected, _, received = connect_and_collect(communicator(staff), sends)
     assert connected

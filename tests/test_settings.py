@@ -31,11 +31,27 @@ print(json.dumps({
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {
-        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_BACKEND",
-        "TIME_ZONE", "TEST_DATABASE_NAME", "DB_POOL", "DB_POOL_MIN_SIZE", "DB_POOL_MAX_SIZE",
-        "DB_POOL_TIMEOUT", "DB_CONN_MAX_AGE", "SEARCH_PARALLEL_WORKERS",
-    }}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "EMAIL_BACKEND",
+            "TIME_ZONE",
+            "TEST_DATABASE_NAME",
+            "DB_POOL",
+            "DB_POOL_MIN_SIZE",
+            "DB_POOL_MAX_SIZE",
+            "DB_POOL_TIMEOUT",
+            "DB_CONN_MAX_AGE",
+            "SEARCH_PARALLEL_WORKERS",
+        }
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True

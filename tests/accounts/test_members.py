@@ -102,7 +102,12 @@ def test_admin_removes_a_member(client, food_admin, staff):
 def test_admin_of_another_organization_gets_404_on_our_members(client, staff, stranger):
     client.force_login(stranger)
     membership = Membership.objects.get(user=staff)
-    assert client.post(reverse("accounts:change_role", args=[membership.pk]), {"role": "org_admin"}).status_code == 404
+    assert (
+        client.post(
+            reverse("accounts:change_role", args=[membership.pk]), {"role": "org_admin"}
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("accounts:remove_member", args=[membership.pk])).status_code == 404
     membership.refresh_from_db()
     assert membership.role == Role.CBO_STAFF

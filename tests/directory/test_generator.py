@@ -14,7 +14,10 @@ def test_generator_is_deterministic_for_a_seed():
 
     generate_directory(40, seed=7)
 
-    assert list(Service.objects.order_by("hsds_id").values_list("hsds_id", "name", "capacity")) == first
+    assert (
+        list(Service.objects.order_by("hsds_id").values_list("hsds_id", "name", "capacity"))
+        == first
+    )
     assert Location.objects.count() == 24
     assert ServiceNeed.objects.exists()
     assert Schedule.objects.filter(closes_at__lt=models_f("opens_at")).exists()  # overnight hours

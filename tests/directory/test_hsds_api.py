@@ -132,7 +132,9 @@ def test_the_openapi_file_is_valid_json_and_lists_every_path_served(client, db):
     for spec in document["paths"].values():
         assert spec["get"]["responses"]["200"]
         # Every address answers other methods with 405, and the document says so.
-        assert spec["get"]["responses"]["405"] == {"$ref": "#/components/responses/MethodNotAllowed"}
+        assert spec["get"]["responses"]["405"] == {
+            "$ref": "#/components/responses/MethodNotAllowed"
+        }
         for parameter in spec["get"].get("parameters", []):
             name = parameter["$ref"].rsplit("/", 1)[1] if "$ref" in parameter else None
             assert name is None or name in document["components"]["parameters"]

@@ -194,7 +194,9 @@ def test_moving_a_term_under_another_gives_services_below_it_the_new_need(tmp_pa
     assert list(service.needs.values_list("category", flat=True)) == ["food-insecurity"]
 
 
-def test_renaming_a_term_by_import_shows_in_the_search_form_once_it_commits(tmp_path, django_capture_on_commit_callbacks):
+def test_renaming_a_term_by_import_shows_in_the_search_form_once_it_commits(
+    tmp_path, django_capture_on_commit_callbacks
+):
     from directory.forms import SearchForm
 
     pantry = TaxonomyTerm.objects.get(vocabulary="handoff", code="food.food-pantry")

@@ -109,7 +109,11 @@ def test_open_now_uses_each_schedules_own_time_zone():
     ScheduleFactory(service=boston, byday="TU", opens_at=time(18), closes_at=time(21))
     la = directory_service(name="LA evening")
     ScheduleFactory(
-        service=la, byday="TU", opens_at=time(18), closes_at=time(21), timezone="America/Los_Angeles"
+        service=la,
+        byday="TU",
+        opens_at=time(18),
+        closes_at=time(21),
+        timezone="America/Los_Angeles",
     )
 
     # 23:30 in Boston (closed), 20:30 in Los Angeles (open).
@@ -120,7 +124,9 @@ def test_open_now_uses_each_schedules_own_time_zone():
 
 def test_around_the_clock_schedule_is_open_at_midnight():
     always = directory_service(name="Hotline")
-    ScheduleFactory(service=always, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0))
+    ScheduleFactory(
+        service=always, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0)
+    )
     midnight_boston = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 
     assert names(search_services(SearchParams(open_now=True), now=midnight_boston)) == ["Hotline"]

@@ -13,7 +13,14 @@ from tests.factories import ScheduleFactory, directory_service
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
 
-SEARCH = {"q": "pantry", "need": "food-insecurity", "zip": "02118", "radius": "10", "open": "now", "language": "es"}
+SEARCH = {
+    "q": "pantry",
+    "need": "food-insecurity",
+    "zip": "02118",
+    "radius": "10",
+    "open": "now",
+    "language": "es",
+}
 # PostgreSQL: the words, the box probe, the statement's settings and the statement (page,
 # display data, total, facets). SQLite: the word spellings (once), the ORM's count, page,
 # three prefetches and two facet queries.
@@ -32,7 +39,9 @@ def pantries(organization, count: int) -> None:
             at=(42.34, -71.07),
             languages=("en", "es"),
         )
-        ScheduleFactory(service=service, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0))
+        ScheduleFactory(
+            service=service, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0)
+        )
         ScheduleFactory(service=service, byday="SA", opens_at=time(9), closes_at=time(12))
 
 
@@ -43,7 +52,9 @@ def search_page_queries(client) -> int:
     return len(captured.captured_queries)
 
 
-def test_search_page_runs_a_fixed_number_of_queries(client, referrer, food_bank, django_assert_max_num_queries):
+def test_search_page_runs_a_fixed_number_of_queries(
+    client, referrer, food_bank, django_assert_max_num_queries
+):
     pantries(food_bank, 3)
     client.force_login(referrer)
     search_page_queries(client)  # the first request after signing in also updates the session
@@ -58,7 +69,9 @@ def test_search_page_runs_a_fixed_number_of_queries(client, referrer, food_bank,
     assert len(response.context["results"].services) == 20
 
 
-def test_the_results_fragment_runs_no_more_queries_than_the_page(client, referrer, food_bank, django_assert_max_num_queries):
+def test_the_results_fragment_runs_no_more_queries_than_the_page(
+    client, referrer, food_bank, django_assert_max_num_queries
+):
     pantries(food_bank, 25)
     client.force_login(referrer)
     search_page_queries(client)

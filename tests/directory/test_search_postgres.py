@@ -63,7 +63,9 @@ def east(miles: float) -> tuple[float, float]:
 
 
 def hours(service: Service, byday: str, opens: int, closes: int, **fields) -> None:
-    ScheduleFactory(service=service, byday=byday, opens_at=time(opens), closes_at=time(closes), **fields)
+    ScheduleFactory(
+        service=service, byday=byday, opens_at=time(opens), closes_at=time(closes), **fields
+    )
 
 
 def add_location(service: Service, at: tuple[float, float]) -> None:
@@ -79,7 +81,10 @@ def directory(db):
     )
     hours(pantry, "TU,TH", 10, 18)
     supper = directory_service(
-        name="Community Supper", terms=("food.meals.community-meals",), at=north(3), languages=("en",)
+        name="Community Supper",
+        terms=("food.meals.community-meals",),
+        at=north(3),
+        languages=("en",),
     )
     hours(supper, "MO,TU,WE,TH,FR", 17, 19)
     shelter = directory_service(
@@ -95,20 +100,30 @@ def directory(db):
     two_zones = directory_service(name="Two-zone Help", terms=("legal",), at=east(4))
     hours(two_zones, "TU", 11, 13)
     hours(two_zones, "TU", 9, 10, timezone="America/Chicago")
-    chain = directory_service(name="Chain Pantry", terms=("food.food-pantry",), at=north(30), languages=("pt",))
+    chain = directory_service(
+        name="Chain Pantry", terms=("food.food-pantry",), at=north(30), languages=("pt",)
+    )
     for miles in (20, 12, 6.5, 25, 40):  # six locations: the nearest comes through the function
         add_location(chain, north(miles))
     hours(chain, "MO,WE,FR", 9, 13)
     hours(chain, "MO,WE,FR", 14, 18)
-    pair = directory_service(name="Two-site Rides", terms=("transit.ride-programs",), at=east(9), maximum_age=17)
+    pair = directory_service(
+        name="Two-site Rides", terms=("transit.ride-programs",), at=east(9), maximum_age=17
+    )
     add_location(pair, north(3.5))
-    directory_service(name="Senior Meals", terms=("food.meals",), at=north(4), minimum_age=60, capacity="waitlist")
+    directory_service(
+        name="Senior Meals", terms=("food.meals",), at=north(4), minimum_age=60, capacity="waitlist"
+    )
     directory_service(name="Closed Clinic", terms=("food",), at=north(1), status="inactive")
-    directory_service(name="Full House", terms=("housing",), at=north(2.5), capacity="not_accepting")
+    directory_service(
+        name="Full House", terms=("housing",), at=north(2.5), capacity="not_accepting"
+    )
     directory_service(name="Phone Only", terms=("housing",), at=north(2.5), accepts_referrals=False)
     twin_a = directory_service(name="Twin B", terms=("food",), at=east(1))
     twin_b = directory_service(name="Twin A", terms=("food",), organization=twin_a.organization)
-    ServiceAtLocation.objects.create(service=twin_b, location=twin_a.service_at_locations.get().location)
+    ServiceAtLocation.objects.create(
+        service=twin_b, location=twin_a.service_at_locations.get().location
+    )
     rng = random.Random(7)
     terms = ["food", "housing", "legal", "transit.ride-programs", "food.meals", "emergency"]
     for i in range(30):
@@ -119,7 +134,12 @@ def directory(db):
             languages=tuple(rng.sample(["en", "es", "vi", "so"], k=rng.randint(0, 2))),
         )
         if rng.random() < 0.7:
-            hours(filler, rng.choice(["MO,TU,WE,TH,FR", "TU,TH", "SA,SU"]), rng.randint(7, 11), rng.randint(13, 20))
+            hours(
+                filler,
+                rng.choice(["MO,TU,WE,TH,FR", "TU,TH", "SA,SU"]),
+                rng.randint(7, 11),
+                rng.randint(13, 20),
+            )
 
 
 def summary(results) -> tuple:
@@ -137,7 +157,15 @@ def summary(results) -> tuple:
         )
         for s in results.services
     ]
-    return (results.total, results.page, results.num_pages, results.sort, results.need_facets, results.language_facets, rows)
+    return (
+        results.total,
+        results.page,
+        results.num_pages,
+        results.sort,
+        results.need_facets,
+        results.language_facets,
+        rows,
+    )
 
 
 def assert_same(params: SearchParams, now: datetime) -> None:
@@ -181,10 +209,16 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("now", [TUESDAY_NOON, WEDNESDAY_2AM, MONDAY_3AM, TUESDAY_EVENING_LA, SUMMER_SATURDAY])
+@pytest.mark.parametrize(
+    "now", [TUESDAY_NOON, WEDNESDAY_2AM, MONDAY_3AM, TUESDAY_EVENING_LA, SUMMER_SATURDAY]
+)
 def test_one_statement_search_answers_as_the_orm_does(directory, now):
     food = TermTree.load().id_of["food"]
-    for params in [*PARAMS, SearchParams(term=food), SearchParams(term=food, open_now=True, q="pantry")]:
+    for params in [
+        *PARAMS,
+        SearchParams(term=food),
+        SearchParams(term=food, open_now=True, q="pantry"),
+    ]:
         assert_same(params, now)
 
 
@@ -206,7 +240,11 @@ def test_suggestions_for_a_need_are_the_orms(directory, need, origin, language, 
 
     assert [s.name for s in fast] == [s.name for s in orm]
     for a, b in zip(fast, orm, strict=True):
-        assert a.distance == pytest.approx(b.distance, abs=1e-3) if b.distance is not None else a.distance is None
+        assert (
+            a.distance == pytest.approx(b.distance, abs=1e-3)
+            if b.distance is not None
+            else a.distance is None
+        )
 
 
 @pytest.mark.parametrize(
@@ -225,7 +263,11 @@ def test_a_statement_read_by_a_parallel_worker_answers_as_one_read_alone(directo
         cursor.execute(sql, args)
         alone = cursor.fetchall()
         # A directory this small gets a worker only when one is made to cost nothing.
-        for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+        for setting in (
+            "parallel_setup_cost",
+            "parallel_tuple_cost",
+            "min_parallel_table_scan_size",
+        ):
             cursor.execute(f"SET LOCAL {setting} = 0")
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 1")
         cursor.execute("EXPLAIN (COSTS OFF) " + sql, args)
@@ -243,7 +285,9 @@ def test_search_statements_take_their_parallel_workers_from_the_settings(db, set
     settings.SEARCH_PARALLEL_WORKERS = workers
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement_settings_sql())
-        cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+        cursor.execute(
+            "SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')"
+        )
         assert cursor.fetchone() == ("off", str(workers))
 
 
@@ -315,7 +359,9 @@ def test_edits_show_in_search_at_once(directory):
     assert names(SearchParams(language="vi", q="pantry")) == ["Weekly Food Pantry"]
 
     Location.objects.filter(service_at_locations__service=pantry).update(latitude=north(8)[0])
-    found = search_services_postgresql(SearchParams(q="pantry", origin=BOSTON, radius=10), TUESDAY_NOON)
+    found = search_services_postgresql(
+        SearchParams(q="pantry", origin=BOSTON, radius=10), TUESDAY_NOON
+    )
     [moved] = [s for s in found.services if s.pk == pantry.pk]
     assert moved.distance == pytest.approx(8, abs=0.02)
 
@@ -338,7 +384,9 @@ def test_rows_kept_by_the_triggers_equal_a_rebuild(directory):
     kept = search_rows()
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))")
+        cursor.execute(
+            "SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))"
+        )
 
     assert search_rows() == kept
     assert len(kept) == Service.objects.count()
@@ -356,7 +404,9 @@ def test_truncating_a_source_table_rebuilds_the_rows(directory):
 def test_every_need_a_service_can_meet_has_its_own_bit(db):
     """The search counts and filters needs by bits (migration 0009); a category without one
     would be missing from the need facet and find nothing, so a new one needs a migration."""
-    categories = sorted(set(NEED_NAMES) | set(sdoh_mapping()) | set(SDOH_CATEGORIES))  # screening's too
+    categories = sorted(
+        set(NEED_NAMES) | set(sdoh_mapping()) | set(SDOH_CATEGORIES)
+    )  # screening's too
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT code, directory_need_mask(ARRAY[code]) FROM unnest(%s::text[]) AS code",
@@ -365,7 +415,9 @@ def test_every_need_a_service_can_meet_has_its_own_bit(db):
         masks = dict(cursor.fetchall())
 
     assert sorted(masks) == categories
-    assert all(mask > 0 and mask & (mask - 1) == 0 for mask in masks.values()), masks  # one bit each
+    assert all(mask > 0 and mask & (mask - 1) == 0 for mask in masks.values()), (
+        masks
+    )  # one bit each
     assert len(set(masks.values())) == len(categories)  # none shared
 
 
@@ -373,7 +425,8 @@ def test_need_facet_counts_every_need_of_a_service(directory):
     service = Service.objects.get(name="Weekly Food Pantry")
     ServiceNeed.objects.filter(service=service).delete()
     ServiceNeed.objects.bulk_create(
-        ServiceNeed(service=service, category=code) for code in ("sdoh-category-unspecified", "food-insecurity")
+        ServiceNeed(service=service, category=code)
+        for code in ("sdoh-category-unspecified", "food-insecurity")
     )  # the first and the last bit
     pantry = SearchParams(q="weekly pantry")
 
@@ -381,7 +434,9 @@ def test_need_facet_counts_every_need_of_a_service(directory):
 
     assert found.need_facets == [("food-insecurity", 1), ("sdoh-category-unspecified", 1)]
     assert found.need_facets == search_services_orm(pantry, TUESDAY_NOON).need_facets
-    assert names(SearchParams(q="weekly pantry", need="sdoh-category-unspecified")) == ["Weekly Food Pantry"]
+    assert names(SearchParams(q="weekly pantry", need="sdoh-category-unspecified")) == [
+        "Weekly Food Pantry"
+    ]
 
 
 # --- plans --------------------------------------------------------------------------------
@@ -428,7 +483,8 @@ def nationwide_rows(rng: random.Random) -> tuple[list[Location], Organization]:
         for i in range(2000)
     )
     ServiceAtLocation.objects.bulk_create(
-        ServiceAtLocation(service=service, location=location) for service, location in zip(services, locations, strict=True)
+        ServiceAtLocation(service=service, location=location)
+        for service, location in zip(services, locations, strict=True)
     )
     return locations, organization
 
@@ -455,10 +511,15 @@ def test_plans_use_the_word_index_and_the_coordinate_index(nationwide):
     probe = explain(BOX_PROBE_SQL, box_probe_args(box))
     nearby = services_in_box(box)
     sql, args = search_statement(
-        SearchParams(q="zucchini", origin=origin, radius=10), TUESDAY_NOON, tsquery="zucchini:*", nearby=nearby
+        SearchParams(q="zucchini", origin=origin, radius=10),
+        TUESDAY_NOON,
+        tsquery="zucchini:*",
+        nearby=nearby,
     )
     near = explain(sql, args)
-    words, words_args = search_statement(SearchParams(q="zucchini"), TUESDAY_NOON, tsquery="zucchini:*")
+    words, words_args = search_statement(
+        SearchParams(q="zucchini"), TUESDAY_NOON, tsquery="zucchini:*"
+    )
     anywhere = explain(words, words_args)
 
     assert "dir_location_latlng_idx" in probe, probe  # the box on the indexed coordinates
@@ -492,7 +553,9 @@ def test_bulk_writes_in_deferred_mode_write_each_search_row_once(db):
 
     assert search_row_updates() == before  # inserted once each, never rewritten
     with connection.cursor() as cursor:
-        cursor.execute("SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))")
+        cursor.execute(
+            "SELECT directory_servicesearch_refresh(ARRAY(SELECT id FROM directory_service))"
+        )
     assert search_rows() == kept
     assert len(kept) == 300
     assert names(SearchParams(q="pantry", origin=Point(42.3362, -71.0729), radius=25))

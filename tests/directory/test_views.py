@@ -42,7 +42,9 @@ def test_search_sends_people_who_are_not_signed_in_to_the_sign_in_page(client, d
 def test_search_by_need_near_a_zip_lists_the_service_with_its_facts(client, referrer, pantry):
     sign_in(client, referrer)
 
-    response = client.get(reverse("directory:search"), {"need": "food-insecurity", "zip": "02118", "radius": "5"})
+    response = client.get(
+        reverse("directory:search"), {"need": "food-insecurity", "zip": "02118", "radius": "5"}
+    )
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -72,7 +74,10 @@ def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
     html = response.content.decode()
     assert "<b>Pan" not in html  # the name is escaped everywhere, the Refer label too
     assert 'Refer<span class="usa-sr-only"> to &lt;b&gt;Pan &amp; Co&lt;/b&gt;</span>' in html
-    assert f'href="{reverse("directory:service", args=[service.hsds_id])}?zip=02118&amp;patient=7"' in html
+    assert (
+        f'href="{reverse("directory:service", args=[service.hsds_id])}?zip=02118&amp;patient=7"'
+        in html
+    )
     assert f'href="{reverse("referrals:new")}?service={service.pk}&amp;patient=7"' in html
     assert "Today: 9:00 AM–12:30 PM, 2:00 PM–5:00 PM" in html
     assert "Languages: en, es" in html  # (the factory names each language by its code)
@@ -82,7 +87,9 @@ def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
 def test_only_referrers_see_a_refer_button_on_a_result(client, referrer, staff, pantry):
     refer_link = f'href="{reverse("referrals:new")}?service={pantry.pk}"'
 
-    html = sign_in(client, referrer).get(reverse("directory:search"), {"q": "pantry"}).content.decode()
+    html = (
+        sign_in(client, referrer).get(reverse("directory:search"), {"q": "pantry"}).content.decode()
+    )
     assert refer_link in html
 
     html = sign_in(client, staff).get(reverse("directory:search"), {"q": "pantry"}).content.decode()
@@ -97,14 +104,17 @@ def test_facet_links_keep_the_other_filters_start_at_page_one_and_mark_the_chose
     sign_in(client, referrer)
 
     response = client.get(
-        reverse("directory:search"), {"q": "pantry", "need": "food-insecurity", "language": "es", "page": "1"}
+        reverse("directory:search"),
+        {"q": "pantry", "need": "food-insecurity", "language": "es", "page": "1"},
     )
 
     html = response.content.decode()
     chosen_need = '<a href="?q=pantry&amp;language=es&amp;need=food-insecurity" aria-current="true" class="text-bold">'
     assert chosen_need in html
     assert '<a href="?q=pantry&amp;need=food-insecurity&amp;language=en">' in html  # not chosen
-    assert '<a href="?q=pantry&amp;need=food-insecurity&amp;language=es" aria-current="true"' in html
+    assert (
+        '<a href="?q=pantry&amp;need=food-insecurity&amp;language=es" aria-current="true"' in html
+    )
     assert "page=" not in html.split('id="facet-needs"')[1].split("</section>")[0]
 
 
@@ -129,13 +139,20 @@ def test_search_shows_an_unknown_zip_at_its_field_and_still_searches(client, ref
 
 
 @pytest.mark.parametrize(
-    ("radius", "error"), [(None, False), ("", False), ("abc", True)], ids=["left-out", "empty", "refused"]
+    ("radius", "error"),
+    [(None, False), ("", False), ("abc", True)],
+    ids=["left-out", "empty", "refused"],
 )
 def test_the_radius_shown_is_the_radius_searched_when_the_link_has_none_or_a_bad_one(
     client, referrer, pantry, food_bank, radius, error
 ):
     # 7 miles from 02118's centre: inside the 10 miles searched, outside the first choice's 1.
-    directory_service(name="Seven Miles Out", organization=food_bank, terms=("food.food-pantry",), at=(42.44, -71.07))
+    directory_service(
+        name="Seven Miles Out",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.44, -71.07),
+    )
     sign_in(client, referrer)
     query = {"zip": "02118"} | ({} if radius is None else {"radius": radius})
 
@@ -143,20 +160,30 @@ def test_the_radius_shown_is_the_radius_searched_when_the_link_has_none_or_a_bad
 
     html = response.content.decode()
     assert "Seven Miles Out" in html
-    radius_select = html[html.index('name="radius"') : html.index("</select>", html.index('name="radius"'))]
+    radius_select = html[
+        html.index('name="radius"') : html.index("</select>", html.index('name="radius"'))
+    ]
     assert '<option value="10" selected>' in radius_select
     assert radius_select.count(" selected>") == 1
     assert ("abc is not one of the available choices" in html) is error
 
 
-def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_bank, django_assert_max_num_queries):
+def test_search_page_runs_a_bounded_number_of_queries(
+    client, referrer, food_bank, django_assert_max_num_queries
+):
     for i in range(30):
         service = directory_service(
-            name=f"Pantry {i}", organization=food_bank, terms=("food.food-pantry",), at=(42.34, -71.07), languages=("en", "es")
+            name=f"Pantry {i}",
+            organization=food_bank,
+            terms=("food.food-pantry",),
+            at=(42.34, -71.07),
+            languages=("en", "es"),
         )
         # Open around the clock, so "open now" finds all 30 whatever the hour (the page's
         # queries, prefetches included, then all run).
-        ScheduleFactory(service=service, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0))
+        ScheduleFactory(
+            service=service, byday="MO,TU,WE,TH,FR,SA,SU", opens_at=time(0), closes_at=time(0)
+        )
     sign_in(client, referrer)
 
     # SQLite: session, user, memberships, the form's terms, the word spellings (once), count,
@@ -165,7 +192,14 @@ def test_search_page_runs_a_bounded_number_of_queries(client, referrer, food_ban
     with django_assert_max_num_queries(16):
         response = client.get(
             reverse("directory:search"),
-            {"q": "pantry", "need": "food-insecurity", "zip": "02118", "radius": "10", "open": "now", "language": "es"},
+            {
+                "q": "pantry",
+                "need": "food-insecurity",
+                "zip": "02118",
+                "radius": "10",
+                "open": "now",
+                "language": "es",
+            },
         )
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="result"') == 20
@@ -180,22 +214,38 @@ def test_a_result_opens_its_service_page_with_the_search_to_go_back_to_and_refer
 
     patient = PatientFactory(organization=clinic)
     sign_in(client, referrer)
-    search = {"need": "food-insecurity", "zip": "02118", "radius": "5", "language": "", "patient": str(patient.pk)}
+    search = {
+        "need": "food-insecurity",
+        "zip": "02118",
+        "radius": "5",
+        "language": "",
+        "patient": str(patient.pk),
+    }
 
     results = html_lib.unescape(client.get(reverse("directory:search"), search).content.decode())
 
     service_url = reverse("directory:service", args=[pantry.hsds_id])
-    context = f"need=food-insecurity&zip=02118&radius=5&patient={patient.pk}"  # empty filters left out
+    context = (
+        f"need=food-insecurity&zip=02118&radius=5&patient={patient.pk}"  # empty filters left out
+    )
     assert f'href="{service_url}?{context}"' in results
-    assert f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in results
+    assert (
+        f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"'
+        in results
+    )
 
     page = html_lib.unescape(client.get(f"{service_url}?{context}").content.decode())
 
     assert f'<a href="{reverse("directory:search")}?{context}">Back to the results</a>' in page
-    assert f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in page
+    assert (
+        f'href="{reverse("referrals:new")}?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"'
+        in page
+    )
 
 
-def test_a_service_pages_terms_search_for_more_of_their_kind_where_the_search_looked(client, referrer, clinic, pantry):
+def test_a_service_pages_terms_search_for_more_of_their_kind_where_the_search_looked(
+    client, referrer, clinic, pantry
+):
     import html as html_lib
 
     from tests.factories import PatientFactory
@@ -204,13 +254,18 @@ def test_a_service_pages_terms_search_for_more_of_their_kind_where_the_search_lo
     sign_in(client, referrer)
     term = pantry.taxonomy_terms.first()
     service_url = reverse("directory:service", args=[pantry.hsds_id])
-    opened_from = f"q=pantry&need=food-insecurity&zip=02118&radius=5&language=es&page=2&patient={patient.pk}"
+    opened_from = (
+        f"q=pantry&need=food-insecurity&zip=02118&radius=5&language=es&page=2&patient={patient.pk}"
+    )
 
     page = html_lib.unescape(client.get(f"{service_url}?{opened_from}").content.decode())
 
     # The place, language and person stay; the words, need and page give way to the term.
     search = reverse("directory:search")
-    assert f'href="{search}?zip=02118&radius=5&language=es&patient={patient.pk}&term={term.pk}"' in page
+    assert (
+        f'href="{search}?zip=02118&radius=5&language=es&patient={patient.pk}&term={term.pk}"'
+        in page
+    )
     plain = html_lib.unescape(client.get(service_url).content.decode())
     assert f'href="{search}?term={term.pk}"' in plain
 
@@ -229,12 +284,19 @@ def test_refer_from_a_need_search_without_a_patient_keeps_the_need_while_choosin
 
     page = html_lib.unescape(choose.content.decode())
     assert f'href="?service={pantry.pk}&patient={patient.pk}&need=food-insecurity"' in page
-    assert '<input type="hidden" name="need" value="food-insecurity">' in page  # kept by the name search too
-    form = client.get(reverse("referrals:new"), {"service": pantry.pk, "patient": patient.pk, "need": "food-insecurity"})
+    assert (
+        '<input type="hidden" name="need" value="food-insecurity">' in page
+    )  # kept by the name search too
+    form = client.get(
+        reverse("referrals:new"),
+        {"service": pantry.pk, "patient": patient.pk, "need": "food-insecurity"},
+    )
     assert form.context["form"]["need_category"].value() == "food-insecurity"
 
 
-def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer, food_admin, pantry):
+def test_a_service_page_says_when_its_capacity_changed_in_words(
+    client, referrer, food_admin, pantry
+):
     from datetime import timedelta
 
     pantry.set_capacity(Service.Capacity.WAITLIST, by=food_admin)
@@ -242,7 +304,9 @@ def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer
     url = reverse("directory:service", args=[pantry.hsds_id])
 
     assert "Capacity: Waitlist (updated just now)" in client.get(url).content.decode()
-    Service.objects.filter(pk=pantry.pk).update(capacity_updated_at=pantry.capacity_updated_at - timedelta(hours=3))
+    Service.objects.filter(pk=pantry.pk).update(
+        capacity_updated_at=pantry.capacity_updated_at - timedelta(hours=3)
+    )
     assert "Capacity: Waitlist (updated 3\xa0hours ago)" in client.get(url).content.decode()
 
 
@@ -254,7 +318,9 @@ def test_a_service_page_says_when_its_capacity_changed_in_words(client, referrer
         (3, "Promises a response within 3 business days"),
     ],
 )
-def test_a_service_page_words_its_response_promise_for_the_number_of_days(client, referrer, pantry, days, promise):
+def test_a_service_page_words_its_response_promise_for_the_number_of_days(
+    client, referrer, pantry, days, promise
+):
     Service.objects.filter(pk=pantry.pk).update(response_time_days=days)
     sign_in(client, referrer)
 
@@ -263,7 +329,9 @@ def test_a_service_page_words_its_response_promise_for_the_number_of_days(client
     assert promise in page
 
 
-@pytest.mark.parametrize(("days", "promise"), [(0, "the same business day."), (1, "within 1 business day.")])
+@pytest.mark.parametrize(
+    ("days", "promise"), [(0, "the same business day."), (1, "within 1 business day.")]
+)
 def test_the_referral_form_words_the_receivers_promise_for_the_number_of_days(
     client, referrer, clinic, pantry, days, promise
 ):
@@ -273,12 +341,16 @@ def test_the_referral_form_words_the_receivers_promise_for_the_number_of_days(
     patient = PatientFactory(organization=clinic)
     sign_in(client, referrer)
 
-    page = client.get(reverse("referrals:new"), {"service": pantry.pk, "patient": patient.pk}).content.decode()
+    page = client.get(
+        reverse("referrals:new"), {"service": pantry.pk, "patient": patient.pk}
+    ).content.decode()
 
     assert f"Eastside Food Bank promises a first response {promise}" in page
 
 
-def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_anyone(client, referrer, pantry):
+def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_anyone(
+    client, referrer, pantry
+):
     sign_in(client, referrer)
 
     page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
@@ -289,7 +361,12 @@ def test_a_service_page_opened_on_its_own_goes_back_to_the_directory_and_refers_
 
 def test_a_distance_shows_rounded_to_a_tenth_of_a_mile(client, referrer, food_bank):
     # 02118's centre is 42.3362, -71.0729: 0.0041 degrees of latitude north is 0.28 miles.
-    directory_service(name="Near Pantry", organization=food_bank, terms=("food.food-pantry",), at=(42.3403, -71.0729))
+    directory_service(
+        name="Near Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.3403, -71.0729),
+    )
     sign_in(client, referrer)
 
     response = client.get(reverse("directory:search"), {"zip": "02118"})
@@ -390,7 +467,9 @@ def edit_data(service, **overrides):
     return data
 
 
-def test_org_admin_edits_capacity_languages_and_hours_and_search_sees_it_at_once(client, food_admin, pantry):
+def test_org_admin_edits_capacity_languages_and_hours_and_search_sees_it_at_once(
+    client, food_admin, pantry
+):
     pantry.schedules.all().delete()
     sign_in(client, food_admin)
     url = reverse("directory:edit_service", args=[pantry.hsds_id])
@@ -432,14 +511,19 @@ def test_a_bad_age_range_is_shown_at_the_field_and_nothing_changes(client, food_
     assert pantry.minimum_age is None
 
 
-def test_hours_closing_when_they_open_are_refused_at_the_field_and_nothing_changes(client, food_admin, pantry):
+def test_hours_closing_when_they_open_are_refused_at_the_field_and_nothing_changes(
+    client, food_admin, pantry
+):
     sign_in(client, food_admin)
     url = reverse("directory:edit_service", args=[pantry.hsds_id])
     before = list(pantry.schedules.values_list("byday", "opens_at", "closes_at"))
 
     response = client.post(
         url,
-        edit_data(pantry, **{"hours-0-days": ["TH"], "hours-0-opens_at": "10:00", "hours-0-closes_at": "10:00"}),
+        edit_data(
+            pantry,
+            **{"hours-0-days": ["TH"], "hours-0-opens_at": "10:00", "hours-0-closes_at": "10:00"},
+        ),
     )
 
     assert response.status_code == 400
@@ -454,7 +538,10 @@ def test_hours_from_midnight_to_midnight_save_and_show_as_open_24_hours(client, 
 
     response = client.post(
         url,
-        edit_data(pantry, **{"hours-0-days": WEEKDAYS, "hours-0-opens_at": "00:00", "hours-0-closes_at": "00:00"}),
+        edit_data(
+            pantry,
+            **{"hours-0-days": WEEKDAYS, "hours-0-opens_at": "00:00", "hours-0-closes_at": "00:00"},
+        ),
     )
 
     assert response.status_code == 302
@@ -470,8 +557,21 @@ def test_hours_from_midnight_to_midnight_save_and_show_as_open_24_hours(client, 
     "data",
     [
         {},
-        {"q": 'rent "help" <b>', "need": "food-insecurity", "zip": "02118", "radius": "5", "open": "now"},
-        {"zip": "00000", "age": "200", "accepting": "on", "language": "es", "sort": "distance", "page": "3"},
+        {
+            "q": 'rent "help" <b>',
+            "need": "food-insecurity",
+            "zip": "02118",
+            "radius": "5",
+            "open": "now",
+        },
+        {
+            "zip": "00000",
+            "age": "200",
+            "accepting": "on",
+            "language": "es",
+            "sort": "distance",
+            "page": "3",
+        },
     ],
 )
 def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(data):
@@ -500,10 +600,14 @@ def test_the_search_forms_python_widgets_write_what_the_widget_templates_write(d
     reference.bound_field_class = DefaultShownBoundField
     quick.is_valid(), reference.is_valid()
     for name in quick.fields:
-        assert type(quick[name]) is QuickBoundField and type(reference[name]) is DefaultShownBoundField
+        assert (
+            type(quick[name]) is QuickBoundField and type(reference[name]) is DefaultShownBoundField
+        )
         assert type(quick[name].field.widget).__module__ == "directory.forms"
         assert type(reference[name].field.widget).__module__ == "django.forms.widgets"
-        assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
+        assert parse_html(quick[name].as_field_group()) == parse_html(
+            reference[name].as_field_group()
+        ), name
         assert parse_html(str(quick[name])) == parse_html(str(reference[name])), name
 
 
@@ -519,7 +623,9 @@ def test_a_python_written_field_group_marks_required_fields_and_checkbox_errors_
     class Example(forms.Form):
         name = forms.CharField(label="Name <b>", help_text="As on the <em>ID</em>")
         agree = forms.BooleanField(label="I agree & consent")
-        note = forms.CharField(label=mark_safe("Note <abbr>(optional)</abbr>"), required=False)  # not escaped
+        note = forms.CharField(
+            label=mark_safe("Note <abbr>(optional)</abbr>"), required=False
+        )  # not escaped
 
     for data in ({}, {"name": "x", "agree": "on"}):
         quick, reference = Example(data), Example(data)
@@ -527,12 +633,16 @@ def test_a_python_written_field_group_marks_required_fields_and_checkbox_errors_
         quick.is_valid(), reference.is_valid()
         for name in quick.fields:
             assert type(quick[name]) is QuickBoundField and type(reference[name]) is BoundField
-            assert parse_html(quick[name].as_field_group()) == parse_html(reference[name].as_field_group()), name
+            assert parse_html(quick[name].as_field_group()) == parse_html(
+                reference[name].as_field_group()
+            ), name
     assert "usa-hint--required" in quick["name"].as_field_group()
     assert "usa-checkbox__label" in quick["agree"].as_field_group()
 
 
-def test_the_search_form_keeps_the_list_of_service_types_until_a_term_changes(db, django_assert_num_queries):
+def test_the_search_form_keeps_the_list_of_service_types_until_a_term_changes(
+    db, django_assert_num_queries
+):
     from directory.forms import SearchForm
     from directory.models import TaxonomyTerm
 

@@ -502,7 +502,9 @@ def test_every_referral_event_kind_is_handled(connection, patient, referrer, ser
             enqueue_referral(made, event)
 
 
-def test_a_consent_sharing_screening_answers_denies_the_safety_questions_in_fhir(patient, referrer, service):
+def test_a_consent_sharing_screening_answers_denies_the_safety_questions_in_fhir(
+    patient, referrer, service
+):
     from interop.referral_fhir import consent as consent_resource
     from patients.models import Consent
 
@@ -522,5 +524,10 @@ def test_a_consent_sharing_screening_answers_denies_the_safety_questions_in_fhir
     [deny] = provision["provision"]
     assert deny["type"] == "deny"
     # The four HITS questions of AHC HRSN (physically hurt, insult, threaten, scream or curse).
-    assert {c["coding"][0]["code"] for c in deny["code"]} == {"95618-5", "95617-7", "95616-9", "95615-1"}
+    assert {c["coding"][0]["code"] for c in deny["code"]} == {
+        "95618-5",
+        "95617-7",
+        "95616-9",
+        "95615-1",
+    }
     assert all(c["coding"][0]["system"] == "http://loinc.org" for c in deny["code"])

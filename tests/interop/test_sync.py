@@ -154,7 +154,10 @@ def test_every_payload_the_portal_queues_validates_as_r4(connection, patient, re
 def test_resending_updates_in_place_and_never_duplicates(connection, patient, referrer, fhir):
     screening = completed_screening(patient, referrer)
     send()
-    before = {kind: len(fhir.search(kind)) for kind in ("QuestionnaireResponse", "Observation", "Condition", "Patient")}
+    before = {
+        kind: len(fhir.search(kind))
+        for kind in ("QuestionnaireResponse", "Observation", "Condition", "Patient")
+    }
     qr_id = fhir.search("QuestionnaireResponse")[0]["id"]
 
     with transaction.atomic():
@@ -200,7 +203,9 @@ def test_a_patient_without_an_mrn_is_registered_once_by_the_portals_identifier(
     send()
     patients = fhir.search("Patient")
     assert len(patients) == 1
-    assert patients[0]["identifier"] == [{"system": "urn:handoff:patient", "value": str(patient.pk)}]
+    assert patients[0]["identifier"] == [
+        {"system": "urn:handoff:patient", "value": str(patient.pk)}
+    ]
 
 
 def test_sync_state_says_sent_and_when(connection, patient, referrer):
@@ -258,9 +263,7 @@ def test_server_down_then_back_everything_arrives_once_and_in_order(
     assert stored == expected
     # In order: the second screening's resources were stored in its sequence order.
     messages = OutboxMessage.objects.filter(aggregate=f"screening:{second.pk}").order_by("sequence")
-    stamps = [
-        fhir.get(f"{m.resource_type}/{m.server_id}")["meta"]["lastUpdated"] for m in messages
-    ]
+    stamps = [fhir.get(f"{m.resource_type}/{m.server_id}")["meta"]["lastUpdated"] for m in messages]
     assert stamps == sorted(stamps)
 
 

@@ -151,9 +151,7 @@ def test_test_connection_as_htmx_returns_only_the_report(client, clinic_admin, c
     assert "<form" not in text
 
 
-def test_test_connection_says_plainly_when_the_ehr_is_down(
-    client, clinic_admin, connection, fhir
-):
+def test_test_connection_says_plainly_when_the_ehr_is_down(client, clinic_admin, connection, fhir):
     fhir.stop()
     client.force_login(clinic_admin)
     response = client.post(reverse("interop:test_connection", args=[connection.pk]))
@@ -315,9 +313,7 @@ def test_retry_all_sends_everything_rejected_again(
     assert not OutboxMessage.objects.exclude(state="sent").exists()
 
 
-def test_retry_all_touches_only_the_admins_organization(
-    client, clinic_admin, stranger_connection
-):
+def test_retry_all_touches_only_the_admins_organization(client, clinic_admin, stranger_connection):
     from django.db import transaction
 
     from interop.outbox import enqueue

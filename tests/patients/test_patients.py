@@ -281,7 +281,9 @@ def test_patient_page_of_another_organization_is_404(client, maria):
 
 
 def test_patient_page_writes_the_address_as_addresses_are_written(client, referrer, maria):
-    type(maria).objects.filter(pk=maria.pk).update(address_line="12 Main St", city="Boston", state="MA", zip_code="02118")
+    type(maria).objects.filter(pk=maria.pk).update(
+        address_line="12 Main St", city="Boston", state="MA", zip_code="02118"
+    )
     client.force_login(referrer)
 
     html = client.get(maria.get_absolute_url()).content.decode()

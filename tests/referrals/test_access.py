@@ -48,7 +48,13 @@ OBJECT_URLS = [
         {},
         INSIDERS,
     ),
-    ("message", "post", lambda r: reverse("referrals:message", args=[r.pk]), {"body": "hi"}, INSIDERS),
+    (
+        "message",
+        "post",
+        lambda r: reverse("referrals:message", args=[r.pk]),
+        {"body": "hi"},
+        INSIDERS,
+    ),
     ("accept", "post", lambda r: reverse("referrals:act", args=[r.pk, "accept"]), {}, INSIDERS),
     (
         "cancel",
@@ -64,7 +70,13 @@ OBJECT_URLS = [
         {"step": "trying-to-reach"},
         ["staff", "food_admin"],
     ),
-    ("reroute", "get", lambda r: reverse("referrals:reroute", args=[r.pk]), {}, ["referrer", "clinic_admin"]),
+    (
+        "reroute",
+        "get",
+        lambda r: reverse("referrals:reroute", args=[r.pk]),
+        {},
+        ["referrer", "clinic_admin"],
+    ),
 ]
 
 
@@ -169,9 +181,7 @@ def test_withdrawing_consent(client, request, sent, who, status):
 
 
 @pytest.mark.parametrize("who", EVERYONE)
-def test_starting_a_referral_for_another_organizations_patient_is_404(
-    client, request, sent, who
-):
+def test_starting_a_referral_for_another_organizations_patient_is_404(client, request, sent, who):
     user = _as(client, request, who)
     response = client.get(
         reverse("referrals:new"), {"service": sent.service.pk, "patient": sent.patient.pk}

@@ -41,7 +41,10 @@ def test_consent_for_another_organization_does_not_cover(patient, service, refer
 
 def test_expired_consent_does_not_cover(patient, service, referrer):
     old = consent_for(
-        patient, service.organization, referrer, expires_on=timezone.localdate() - datetime.timedelta(days=1)
+        patient,
+        service.organization,
+        referrer,
+        expires_on=timezone.localdate() - datetime.timedelta(days=1),
     )
     draft = referral(patient, service, referrer, send=False, consent=old)
     with pytest.raises(TransitionError):
@@ -136,7 +139,9 @@ def test_date_pickers_get_iso_values_in_every_interface_language(language):
     with translation.override(language):
         consent = str(_consent_form(initial={"expires_on": day})["expires_on"])
         outcome = str(OutcomeForm(initial={"outcome_date": day})["outcome_date"])
-        step = str(StepForm(initial={"intake_at": datetime.datetime(2027, 3, 9, 14, 30)})["intake_at"])
+        step = str(
+            StepForm(initial={"intake_at": datetime.datetime(2027, 3, 9, 14, 30)})["intake_at"]
+        )
 
     assert 'value="2027-03-09"' in consent
     assert 'value="2027-03-09"' in outcome

@@ -243,9 +243,12 @@ def test_receiving_side_works_the_referral_to_completion(client, sent, staff, re
     )
     assert statuses == ["requested", "received", "accepted", "in-progress", "completed"]
     # every change is on the patient's organization's audit log
-    assert AuditEvent.objects.filter(
-        organization=sent.patient.organization, action="change", object_id=str(sent.pk)
-    ).count() == 6  # 5 status changes (send included) + 1 step
+    assert (
+        AuditEvent.objects.filter(
+            organization=sent.patient.organization, action="change", object_id=str(sent.pk)
+        ).count()
+        == 6
+    )  # 5 status changes (send included) + 1 step
     # the referrer sees the outcome
     client.force_login(referrer)
     page = client.get(reverse("referrals:detail", args=[sent.pk]))
@@ -312,7 +315,7 @@ def test_the_timeline_dates_each_intake_booked(client, sent, staff):
     html = page.content.decode()
     for day in (first, second):
         when = timezone.make_aware(datetime.datetime.fromisoformat(day))
-        assert f"Intake appointment booked: <time datetime=\"{day}T" in html
+        assert f'Intake appointment booked: <time datetime="{day}T' in html
         assert when.strftime("%a %-d %b %Y") in html
 
 
@@ -326,7 +329,10 @@ def test_a_date_of_service_in_the_future_is_refused_at_the_field(client, sent, s
         {"outcome": "met", "outcome_provided": "Groceries", "outcome_date": "2030-01-01"},
     )
     html = response.content.decode()
-    assert 'id="id_outcome_date_error" role="alert">The date of service cannot be in the future.' in html
+    assert (
+        'id="id_outcome_date_error" role="alert">The date of service cannot be in the future.'
+        in html
+    )
     assert '<details class="margin-bottom-1" id="panel-complete" hx-preserve open>' in html
     sent.refresh_from_db()
     assert sent.status == Status.IN_PROGRESS
@@ -420,7 +426,13 @@ def test_a_hold_offers_and_takes_only_reasons_that_fit_a_hold(client, sent, staf
     sent.apply("accept", by=staff, organization=sent.receiving_organization)
     client.force_login(staff)
     page = client.get(reverse("referrals:detail", args=[sent.pk]))
-    assert _panel_choices(page, "hold") == ["", "waiting", "unable-to-contact", "no-capacity", "other"]
+    assert _panel_choices(page, "hold") == [
+        "",
+        "waiting",
+        "unable-to-contact",
+        "no-capacity",
+        "other",
+    ]
     url = reverse("referrals:act", args=[sent.pk, "hold"])
     response = client.post(url, {"reason": "sent-in-error"})
     assert "Choose one of the reasons listed." in response.content.decode()
@@ -435,13 +447,15 @@ def test_a_hold_offers_and_takes_only_reasons_that_fit_a_hold(client, sent, staf
     assert (sent.status, sent.status_reason) == (Status.ON_HOLD, "waiting")
 
 
-def test_an_overdue_referral_can_be_rerouted_and_the_old_one_is_cancelled(
-    client, sent, referrer
-):
-    other = directory_service(name="Another Pantry", terms=("food.food-pantry",), at=(42.34, -71.08))
+def test_an_overdue_referral_can_be_rerouted_and_the_old_one_is_cancelled(client, sent, referrer):
+    other = directory_service(
+        name="Another Pantry", terms=("food.food-pantry",), at=(42.34, -71.08)
+    )
     Referral.objects.filter(pk=sent.pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
     client.force_login(referrer)
-    client.post(reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()})
+    client.post(
+        reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()}
+    )
     sent.refresh_from_db()
     assert sent.status == Status.CANCELLED
     assert sent.status_reason == "no-response"
@@ -676,7 +690,9 @@ def test_from_a_patient_page_the_directory_carries_the_patient_to_refer(
     client, referrer, patient, service
 ):
     client.force_login(referrer)
-    response = client.get(reverse("referrals:new"), {"patient": patient.pk, "need": "food-insecurity"})
+    response = client.get(
+        reverse("referrals:new"), {"patient": patient.pk, "need": "food-insecurity"}
+    )
     assert response.status_code == 302
     assert response.url.startswith(reverse("directory:search"))
     assert f"patient={patient.pk}" in response.url and "need=food-insecurity" in response.url
@@ -692,7 +708,10 @@ def test_the_step_form_shows_the_booked_intake_and_a_closed_referral_no_longer_s
     sent.apply("accept", by=staff, organization=organization)
     client.force_login(staff)
     day = _days_from_today(3)
-    client.post(reverse("referrals:step", args=[sent.pk]), {"step": "intake-booked", "intake_at": f"{day}T09:30"})
+    client.post(
+        reverse("referrals:step", args=[sent.pk]),
+        {"step": "intake-booked", "intake_at": f"{day}T09:30"},
+    )
     detail = reverse("referrals:detail", args=[sent.pk])
 
     html = client.get(detail).content.decode()
@@ -701,7 +720,9 @@ def test_the_step_form_shows_the_booked_intake_and_a_closed_referral_no_longer_s
 
     sent.refresh_from_db()
     sent.apply("start", by=staff, organization=organization)
-    sent.apply("complete", by=staff, organization=organization, outcome="met", outcome_provided="Groceries")
+    sent.apply(
+        "complete", by=staff, organization=organization, outcome="met", outcome_provided="Groceries"
+    )
     html = client.get(detail).content.decode()
     assert 'data-testid="step"' not in html  # the outcome says how it ended
     assert "Intake appointment booked: <time" in html  # still in the timeline

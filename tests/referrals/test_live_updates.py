@@ -74,7 +74,9 @@ def test_a_draft_is_private_to_the_referring_organization(
         draft = referral(patient, service, referrer, send=False)
         draft.apply("cancel", by=referrer, organization=clinic, reason="sent-in-error")
 
-    received = run({"referrer": referrer, "staff": staff, "stranger": stranger}, save_draft_and_message)
+    received = run(
+        {"referrer": referrer, "staff": staff, "stranger": stranger}, save_draft_and_message
+    )
     assert received["referrer"]
     assert received["staff"] == []
     assert received["stranger"] == []

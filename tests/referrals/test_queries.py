@@ -78,8 +78,11 @@ def test_opening_a_new_referral_reads_the_loaded_rows_only_once(client, sent, st
         assert client.get(url).status_code == 200
     sent.refresh_from_db()
     assert sent.status == "received"
-    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in first.captured_queries
-              if q["sql"].startswith("SELECT") and " FROM " in q["sql"]]
+    tables = [
+        q["sql"].split(" FROM ")[1].split()[0]
+        for q in first.captured_queries
+        if q["sql"].startswith("SELECT") and " FROM " in q["sql"]
+    ]
     for table in ('"patients_patient"', '"directory_service"', '"directory_organization"'):
         assert table not in tables, f"{table} read again"
     assert len(first.captured_queries) <= 22

@@ -137,6 +137,8 @@ def test_answers_sent_as_text_before_keep_only_what_would_be_shared_now(patient,
 
 
 def test_old_text_lines_about_safety_alone_leave_nothing():
-    from_legacy_lines = importlib.import_module("referrals.migrations.0005_shared_answers_as_codes").from_legacy_lines
+    from_legacy_lines = importlib.import_module(
+        "referrals.migrations.0005_shared_answers_as_codes"
+    ).from_legacy_lines
     lines = [{"question": text(code), "answer": "Frequently"} for code in SAFETY]
     assert from_legacy_lines(lines, "intimate-partner-violence") is None

@@ -20,7 +20,17 @@ from referrals.transitions import (
 # The DESIGN.md diagram, written out: (transition, from) pairs that are allowed.
 ALLOWED = {
     ("send", Status.DRAFT),
-    *{("cancel", s) for s in [Status.DRAFT, Status.REQUESTED, Status.RECEIVED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD]},
+    *{
+        ("cancel", s)
+        for s in [
+            Status.DRAFT,
+            Status.REQUESTED,
+            Status.RECEIVED,
+            Status.ACCEPTED,
+            Status.IN_PROGRESS,
+            Status.ON_HOLD,
+        ]
+    },
     ("receive", Status.REQUESTED),
     ("accept", Status.REQUESTED),
     ("accept", Status.RECEIVED),
@@ -55,7 +65,12 @@ def test_terminal_statuses_allow_nothing():
 
 
 def test_reasons_and_outcome_are_required_where_fhir_expects_them():
-    assert {n for n, t in TRANSITIONS.items() if t.needs_reason} == {"cancel", "reject", "hold", "fail"}
+    assert {n for n, t in TRANSITIONS.items() if t.needs_reason} == {
+        "cancel",
+        "reject",
+        "hold",
+        "fail",
+    }
     assert {n for n, t in TRANSITIONS.items() if t.needs_outcome} == {"complete"}
     assert TRANSITIONS["resume"].target == RESUME_TARGET
 
@@ -71,10 +86,26 @@ NY = ZoneInfo("America/New_York")
 @pytest.mark.parametrize(
     ("sent", "days", "due"),
     [
-        (datetime(2026, 11, 20, 15, 0, tzinfo=NY), 1, datetime(2026, 11, 23, 15, 0, tzinfo=NY)),  # Fri → Mon
-        (datetime(2026, 11, 20, 15, 0, tzinfo=NY), 2, datetime(2026, 11, 24, 15, 0, tzinfo=NY)),  # Fri → Tue
-        (datetime(2026, 11, 18, 9, 0, tzinfo=NY), 2, datetime(2026, 11, 20, 9, 0, tzinfo=NY)),  # Wed → Fri
-        (datetime(2026, 11, 21, 10, 0, tzinfo=NY), 1, datetime(2026, 11, 24, 0, 0, tzinfo=NY)),  # Sat → Tue 00:00
+        (
+            datetime(2026, 11, 20, 15, 0, tzinfo=NY),
+            1,
+            datetime(2026, 11, 23, 15, 0, tzinfo=NY),
+        ),  # Fri → Mon
+        (
+            datetime(2026, 11, 20, 15, 0, tzinfo=NY),
+            2,
+            datetime(2026, 11, 24, 15, 0, tzinfo=NY),
+        ),  # Fri → Tue
+        (
+            datetime(2026, 11, 18, 9, 0, tzinfo=NY),
+            2,
+            datetime(2026, 11, 20, 9, 0, tzinfo=NY),
+        ),  # Wed → Fri
+        (
+            datetime(2026, 11, 21, 10, 0, tzinfo=NY),
+            1,
+            datetime(2026, 11, 24, 0, 0, tzinfo=NY),
+        ),  # Sat → Tue 00:00
         (datetime(2026, 11, 19, 12, 0, tzinfo=NY), 0, datetime(2026, 11, 19, 12, 0, tzinfo=NY)),
     ],
 )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         def progress(done: int, total: int) -> None:
             width = 30
             filled = width * done // max(total, 1)
-            self.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
+            self.stdout.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending=""
+            )
             self.stdout.flush()
 
         counts = generate_directory(services, seed, progress=progress)
