@@ -756,7 +756,7 @@ class _Importer:
     def _fk(self, table: str, hsds_id) -> int | None:
         return self.pk[table][hsds_id] if hsds_id is not None else None
 
-    def _attrs(self, table: Table, row: Row, model: type[models.Model]) -> dict[str, object]:
+    def _attrs(self, table: Table, row: Row) -> dict[str, object]:
         attrs: dict[str, object] = {}
         for column in table.columns:
             if (
@@ -765,7 +765,7 @@ class _Importer:
                 and row.has(column.name)
                 and column.name != "id"
             ):
-                attrs[column.attr] = _storable(model, column.attr, row.get(column.name))
+                attrs[column.attr] = row.get(column.name)  # made storable by _assign
         return attrs
 
     def _upsert(
@@ -838,7 +838,7 @@ class _Importer:
         items = []
         existing = _pk_map(TaxonomyTerm, (r.id for r in rows))
         for row in rows:
-            attrs = self._attrs(table, row, TaxonomyTerm)
+            attrs = self._attrs(table, row)
             vocabulary = self.term_vocabulary.get(row.id)
             if vocabulary:
                 attrs["vocabulary"] = vocabulary
@@ -876,7 +876,7 @@ class _Importer:
         patches: dict[uuid.UUID, dict] = {}
         for row in self.rows["organization"]:
             if not row.skip:
-                patches[row.id] = self._attrs(schema.ORGANIZATION, row, Organization)
+                patches[row.id] = self._attrs(schema.ORGANIZATION, row)
         for row in self.rows["organization_identifier"]:
             if not row.skip:
                 patches.setdefault(row.get("organization_id"), {})["tax_id"] = row.get("identifier")
@@ -889,7 +889,7 @@ class _Importer:
         for row in self.rows["location"]:
             if row.skip:
                 continue
-            attrs = self._attrs(schema.LOCATION, row, Location)
+            attrs = self._attrs(schema.LOCATION, row)
             if row.has("organization_id"):
                 attrs["organization_id"] = self._fk("organization", row.get("organization_id"))
             patches[row.id] = attrs
@@ -897,7 +897,7 @@ class _Importer:
             if row.skip:
                 continue
             attrs = patches.setdefault(row.get("location_id"), {})
-            attrs.update(self._attrs(schema.ADDRESS, row, Location))
+            attrs.update(self._attrs(schema.ADDRESS, row))
             attrs["address_hsds_id"] = row.id
         accessibility: dict[uuid.UUID, list[str]] = defaultdict(list)
         for row in self.rows["accessibility"]:
@@ -916,7 +916,7 @@ class _Importer:
         for row in self.rows["service"]:
             if row.skip:
                 continue
-            attrs = self._attrs(schema.SERVICE, row, Service)
+            attrs = self._attrs(schema.SERVICE, row)
             attrs["organization_id"] = self._fk("organization", row.get("organization_id"))
             items.append((row.id, attrs))
         self._upsert("service", items)
@@ -930,7 +930,7 @@ class _Importer:
         for row in self.rows[table_name]:
             if row.skip:
                 continue
-            attrs = self._attrs(table, row, model)
+            attrs = self._attrs(table, row)
             for name in fks:
                 if row.has(name):
                     attrs[name] = self._fk(targets[name], row.get(name))
@@ -1045,7 +1045,7 @@ class _Importer:
 
 
 def _assign(model: type[models.Model], obj: models.Model, attrs: dict[str, object]) -> bool:
-    """Set attrs on obj; True if any stored value differs from what was there."""
+    """Set attrs on obj, each as the model stores it; True if any differs from what was there."""
     changed = False
     for name, value in attrs.items():
         new = _storable(model, name, value)
