@@ -2,8 +2,9 @@
 
 Lists are paged as the HSDS API pages them ({total_items, total_pages, page_number, size,
 first_page, last_page, empty, contents}). A bad parameter is a 400 with a JSON error; an
-unknown id, or an address that is not part of the API, a 404; a method other than GET or
-HEAD a 405; each in the same JSON shape ({error, status}). Only active services, and the organizations that receive referrals, are
+unknown id, or an address that is not part of the API, a 404; OPTIONS (a browser's CORS
+preflight among them) a 204 naming the methods; any other method a 405; the errors in the same
+JSON shape ({error, status}). Only active services, and the organizations that receive referrals, are
 published, as in the directory's own pages.
 """
 
@@ -42,6 +43,7 @@ from directory.models import (
 
 PER_PAGE = 50
 READ_METHODS = ("GET", "HEAD")
+ALLOWED_METHODS = ", ".join((*READ_METHODS, "OPTIONS"))
 MAX_PER_PAGE = 500
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 # HSDS parameters this API does not offer; asking for them is an error, not silently ignored.
@@ -69,18 +71,30 @@ def _error(message: str, status: int = 400) -> JsonResponse:
 
 
 def api_view(view):
-    """GET and HEAD only (any other method is a 405); BadRequest becomes a 400 and Http404 a
-    404; all three as JSON."""
+    """GET and HEAD, and OPTIONS saying so (any other method is a 405); BadRequest becomes a
+    400 and Http404 a 404; the errors as JSON."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS":
+            # What may be asked here; a browser asks before a cross-site GET with headers of
+            # its own (Authorization, say), and remembers the answer for a day.
+            response = HttpResponse(status=204)
+            response["Allow"] = ALLOWED_METHODS
+            response["Access-Control-Allow-Origin"] = "*"
+            response["Access-Control-Allow-Methods"] = ", ".join(READ_METHODS)
+            response["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", ""
+            )
+            response["Access-Control-Max-Age"] = "86400"
+            return response
         if request.method not in READ_METHODS:
             response = _error(
                 _("this API is read-only: %(method)s is not allowed; use GET")
                 % {"method": request.method},
                 405,
             )
-            response["Allow"] = ", ".join(READ_METHODS)
+            response["Allow"] = ALLOWED_METHODS
             return response
         try:
             return view(request, *args, **kwargs)

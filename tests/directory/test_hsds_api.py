@@ -87,11 +87,32 @@ def test_a_method_that_would_change_something_is_a_json_405_naming_the_allowed_o
         response = getattr(client, method)(address)
 
         assert response.status_code == 405, address
-        assert response["Allow"] == "GET, HEAD"
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
         assert response.json() == {
             "error": f"this API is read-only: {method.upper()} is not allowed; use GET",
             "status": 405,
         }
+
+
+def test_options_names_the_methods_and_answers_a_browsers_cors_preflight(db):
+    client = Client(enforce_csrf_checks=True)
+    for address in api_addresses():
+        response = client.options(
+            address,
+            headers={
+                "Origin": "https://other-directory.example.org",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+
+        assert response.status_code == 204, address
+        assert response.content == b""
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
+        assert response["Access-Control-Allow-Origin"] == "*"
+        assert response["Access-Control-Allow-Methods"] == "GET, HEAD"
+        assert response["Access-Control-Allow-Headers"] == "authorization"
+        assert response["Access-Control-Max-Age"] == "86400"
 
 
 def test_an_address_with_a_slash_at_the_end_is_a_json_404_naming_the_right_one(client, db):
