@@ -60,20 +60,24 @@ NEIGHBORHOODS = [
     "Lynn",
     "Waltham",
 ]
-ORG_KINDS = [
-    "Community Action",
-    "Neighborhood House",
-    "Family Services",
-    "Community Center",
-    "Mutual Aid Network",
-    "Health Partners",
-    "Interfaith Council",
-    "Youth Alliance",
-    "Senior Services",
-    "Legal Collaborative",
-    "Housing Partnership",
-    "Outreach Project",
-]
+# What each kind of organization does (the taxonomy's top-level codes): its services come
+# from these, so a legal collaborative gives legal help and a food bank food, not each other's.
+ORG_KINDS: dict[str, tuple[str, ...]] = {
+    "Community Action": ("money", "utilities", "food", "housing", "goods", "work", "education"),
+    "Neighborhood House": ("food", "goods", "education", "care", "connection"),
+    "Family Services": ("care", "health", "money", "food", "connection"),
+    "Community Center": ("education", "connection", "food", "goods", "transit"),
+    "Mutual Aid Network": ("food", "goods", "emergency", "transit"),
+    "Health Partners": ("health", "care-coordination", "transit", "care"),
+    "Interfaith Council": ("food", "emergency", "housing", "goods"),
+    "Youth Alliance": ("education", "work", "connection", "care"),
+    "Senior Services": ("care", "transit", "food", "health", "connection"),
+    "Legal Collaborative": ("legal",),
+    "Housing Partnership": ("housing", "emergency", "utilities", "money"),
+    "Outreach Project": ("emergency", "housing", "health", "connection"),
+    "Food Bank": ("food", "emergency"),
+    "Workforce Center": ("work", "education", "money"),
+}
 STREETS = [
     "Washington St",
     "Tremont St",
@@ -169,9 +173,13 @@ def generate_directory(
     done = 0
     with transaction.atomic(), deferred_search_rows():
         orgs = []
+        kinds = list(ORG_KINDS)
+        org_kinds = []
         named: dict[str, int] = {}
         for i in range(n_orgs):
-            name = f"{rng.choice(NEIGHBORHOODS)} {rng.choice(ORG_KINDS)}"
+            kind = rng.choice(kinds)
+            org_kinds.append(kind)
+            name = f"{rng.choice(NEIGHBORHOODS)} {kind}"
             named[name] = named.get(name, 0) + 1
             if named[name] > 1:  # a number only to tell apart organizations of the same name
                 name = f"{name} {named[name]}"
@@ -216,13 +224,19 @@ def generate_directory(
         terms_by_category: dict[str, list] = {}
         for term in terms:
             terms_by_category.setdefault(term[2].split(".")[0], []).append(term)
+        terms_of_kind = {
+            kind: [t for category in categories for t in terms_by_category.get(category, [])]
+            for kind, categories in ORG_KINDS.items()
+        }
         lexicon: set[str] = set()
         for start in range(0, services, batch_size):
             batch = []
             extras = []  # per service: (terms, hours, languages, locations)
             for i in range(start, min(services, start + batch_size)):
                 org = orgs[i % n_orgs]
-                term_pk, term_name, term_code, term_description = rng.choice(terms)
+                term_pk, term_name, term_code, term_description = rng.choice(
+                    terms_of_kind[org_kinds[i % n_orgs]]
+                )
                 second = (
                     rng.choice(terms_by_category[term_code.split(".")[0]])
                     if rng.random() < 0.3

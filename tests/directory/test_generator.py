@@ -43,3 +43,29 @@ def test_generated_services_are_named_for_where_they_are_and_their_terms_belong_
     names = list(Organization.objects.values_list("name", flat=True))
     assert len(set(names)) == len(names)
     assert any(not name[-1].isdigit() for name in names)  # a number only where a name repeats
+
+
+@pytest.mark.usefixtures("taxonomy")
+def test_generated_organizations_offer_what_their_kind_of_organization_does():
+    from directory.generator import ORG_KINDS
+
+    generate_directory(300, seed=3)
+
+    kinds_seen = set()
+    for organization in Organization.objects.prefetch_related("services__taxonomy_terms"):
+        kind = next(k for k in ORG_KINDS if organization.name.rstrip("0123456789 ").endswith(k))
+        kinds_seen.add(kind)
+        for service in organization.services.all():
+            for term in service.taxonomy_terms.all():
+                # "Legal Collaborative" gives legal help, not groceries.
+                assert term.code.split(".")[0] in ORG_KINDS[kind], (organization.name, term.code)
+    assert len(kinds_seen) > 5
+    # Together the kinds still cover every branch of the taxonomy, so every need finds services.
+    from directory.models import TaxonomyTerm
+
+    branches = set(
+        TaxonomyTerm.objects.filter(vocabulary="handoff", parent=None).values_list(
+            "code", flat=True
+        )
+    )
+    assert {c for categories in ORG_KINDS.values() for c in categories} == branches
