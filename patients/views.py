@@ -152,20 +152,47 @@ def _referral_url(referral) -> str:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_or_404(request, pk)
     needs = list(patient.needs.select_related("screening"))
+    referrals = _referrals_of(patient)
+    active = [n for n in needs if n.is_active]
+    for need in active:
+        need.reported = _reported_outcome(need, referrals)
     return TemplateResponse(
         request,
         "patients/detail.html",
         {
             "patient": patient,
             "screenings": patient.screenings.all(),
-            "active_needs": [n for n in needs if n.is_active],
+            "active_needs": active,
             "resolved_needs": [n for n in needs if not n.is_active],
             "timeline": timeline(patient),
             "add_need_form": AddNeedForm(patient=patient),
             "resolve_form": ResolveNeedForm(),
-            "referrals": _referrals_of(patient),
+            "referrals": referrals,
             "consents": list(patient.consents.select_related("organization", "recorded_by")),
         },
+    )
+
+
+def _reported_outcome(need, referrals: list):
+    """The latest referral for this need that closed with it met, or partly met (or None).
+
+    The clinic decides whether the need is resolved; the page shows what the service reported
+    and offers to resolve it with that as the note.
+    """
+    if not referrals:
+        return None
+    from referrals.models import Outcome, Status
+
+    return next(
+        (
+            r
+            for r in sorted(referrals, key=lambda r: r.closed_at or r.created_at, reverse=True)
+            if r.status == Status.COMPLETED
+            and r.need_category == need.category
+            and r.outcome in (Outcome.MET, Outcome.PARTLY_MET)
+            and r.created_at >= need.found_at
+        ),
+        None,
     )
 
 

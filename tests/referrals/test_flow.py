@@ -726,3 +726,74 @@ def test_the_step_form_shows_the_booked_intake_and_a_closed_referral_no_longer_s
     html = client.get(detail).content.decode()
     assert 'data-testid="step"' not in html  # the outcome says how it ended
     assert "Intake appointment booked: <time" in html  # still in the timeline
+
+
+@pytest.mark.parametrize("outcome", ["met", "partly-met", "not-met"])
+def test_the_person_page_shows_a_need_reported_met_and_offers_to_resolve_it_with_that_note(
+    client, patient, service, referrer, staff, outcome
+):
+    from datetime import timedelta
+
+    from screening.models import Need
+    from tests.factories import NeedFactory, referral
+
+    need = NeedFactory(patient=patient, found_at=timezone.now() - timedelta(days=3))
+    made = referral(patient, service, referrer)
+    organization = made.receiving_organization
+    for step in ("accept", "start"):
+        made.apply(step, by=staff, organization=organization)
+    made.apply(
+        "complete",
+        by=staff,
+        organization=organization,
+        outcome=outcome,
+        outcome_provided="Two weeks of groceries",
+    )
+    client.force_login(referrer)
+
+    html = client.get(reverse("patients:detail", args=[patient.pk])).content.decode()
+
+    marker = 'data-testid="reported-outcome"'
+    reported = html.split(marker, 1)[1].split("</p>", 1)[0] if marker in html else None
+    if outcome == "not-met":
+        assert reported is None
+        assert "<details>" in html  # the resolve form stays closed and empty
+        assert "Met through the referral" not in html
+    else:
+        said = "met" if outcome == "met" else "partly met"
+        assert f"Eastside Food Bank reported this need {said} on " in reported
+        assert "Two weeks of groceries" in reported
+        assert reverse("referrals:detail", args=[made.pk]) in reported
+    if outcome == "met":
+        assert "<details open>" in html
+        assert (
+            f'name="note" rows="2" required>Met through the referral to {service.name}'
+            " (Eastside Food Bank): Two weeks of groceries</textarea>"
+        ) in html
+    # Nothing is resolved until the clinic says so.
+    need.refresh_from_db()
+    assert need.status == Need.Status.ACTIVE
+
+
+def test_a_referral_closed_before_the_need_was_found_again_is_not_reported_for_it(
+    client, patient, service, referrer, staff
+):
+    from datetime import timedelta
+
+    from tests.factories import NeedFactory, referral
+
+    made = referral(patient, service, referrer)
+    organization = made.receiving_organization
+    for step in ("accept", "start"):
+        made.apply(step, by=staff, organization=organization)
+    made.apply(
+        "complete", by=staff, organization=organization, outcome="met", outcome_provided="Food"
+    )
+    NeedFactory(
+        patient=patient, found_at=timezone.now() + timedelta(minutes=1)
+    )  # found again later
+    client.force_login(referrer)
+
+    html = client.get(reverse("patients:detail", args=[patient.pk])).content.decode()
+
+    assert 'data-testid="reported-outcome"' not in html
