@@ -208,15 +208,17 @@ def read_upload(name: str, data: bytes, *, progress: Progress | None = None) -> 
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, zlib.error, ValueError, EOFError):
-            report.problem(
-                name,
-                None,
-                None,
-                _(
+            if _looks_like_zip(data):
+                message = _(
                     "is not a readable zip file: it may have been cut short (truncated) while "
                     "downloading or uploading, or be damaged. Make the zip again and retry."
-                ),
-            )
+                )
+            else:
+                message = _(
+                    "is not a zip archive. Upload the data package as a .zip of CSV files with "
+                    "datapackage.json, or as HSDS JSON."
+                )
+            report.problem(name, None, None, message)
             return Package(name, {}, report)
         return _read_files(name, _ZipFiles(name, archive, report), report, progress)
     report.problem(
@@ -226,6 +228,14 @@ def read_upload(name: str, data: bytes, *, progress: Progress | None = None) -> 
         _("is neither a .zip data package nor a .json file. Upload one of those."),
     )
     return Package(name, {}, report)
+
+
+def _looks_like_zip(data: bytes) -> bool:
+    """Whether bytes zipfile could not open were meant to be a zip (so are cut short or
+    damaged): a zip starts with "PK" (a file's header, or an empty archive's end record), and
+    one with something before it (a self-extracting zip) still ends with its end record,
+    which sits in the last 64 KiB plus 22 bytes."""
+    return data[:2] == b"PK" or b"PK\x05\x06" in data[-(65536 + 22) :]
 
 
 # --- where the files come from --------------------------------------------------------------

@@ -373,6 +373,49 @@ def test_a_truncated_zip_is_named_and_nothing_changes(existing):
     )
 
 
+NOT_A_ZIP = (
+    "directory.zip: is not a zip archive. Upload the data package as a .zip of CSV files with "
+    "datapackage.json, or as HSDS JSON."
+)
+TRUNCATED = (
+    "directory.zip: is not a readable zip file: it may have been cut short (truncated) while "
+    "downloading or uploading, or be damaged. Make the zip again and retry."
+)
+
+
+@pytest.mark.parametrize("content", [b"Name,Phone\r\nEastside,617-555-0142\r\n", b""])
+def test_a_file_named_zip_that_is_not_one_is_called_so_and_nothing_changes(
+    tmp_path, existing, content
+):
+    path = tmp_path / "directory.zip"
+    path.write_bytes(content)
+
+    assert_fails_changing_nothing(path, NOT_A_ZIP)  # the command's way in
+    assert_fails_changing_nothing(("directory.zip", content), NOT_A_ZIP)  # an upload's
+
+
+def test_a_truncated_zip_read_from_disk_is_called_truncated_and_nothing_changes(tmp_path, existing):
+    data = zip_package(valid_files())
+    path = tmp_path / "directory.zip"
+    path.write_bytes(data[: len(data) // 2])
+
+    assert_fails_changing_nothing(path, TRUNCATED)
+
+
+def test_the_command_says_a_text_file_named_zip_is_not_a_zip(tmp_path, existing):
+    path = tmp_path / "directory.zip"
+    path.write_text("not a zip\n")
+    before = canonical_dump()
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        call_command("import_hsds", str(path), "--no-progress", stderr=err, stdout=io.StringIO())
+
+    assert NOT_A_ZIP in err.getvalue()
+    assert "truncated" not in err.getvalue()
+    assert canonical_dump() == before
+
+
 def test_every_problem_is_reported_at_once(tmp_path):
     files = valid_files()
     files["locations.csv"] = files["locations.csv"].replace("42.3399", "123.4")
@@ -667,6 +710,22 @@ def test_staff_see_every_problem_of_a_failed_upload(client, platform_admin):
     page = client.get(response.url).content.decode()
     assert "Nothing was imported" in page and "&#x27;123.4&#x27; is out of range" in page
     assert "<td>row 2</td>" in page
+
+
+def test_staff_uploading_a_text_file_named_zip_are_told_it_is_not_a_zip(
+    client, platform_admin, existing
+):
+    client.force_login(platform_admin)
+    before = canonical_dump()
+
+    response = upload(client, b"Name,Phone\r\nEastside,617-555-0142\r\n")
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    assert [p["message"] for p in job.problems] == [NOT_A_ZIP.removeprefix("directory.zip: ")]
+    page = client.get(response.url).content.decode()
+    assert "is not a zip archive" in page and "truncated" not in page
+    assert canonical_dump() == before
 
 
 def test_the_job_page_shows_when_the_file_was_uploaded_without_a_doubled_full_stop(
