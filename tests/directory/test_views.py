@@ -329,6 +329,19 @@ def test_a_service_page_words_its_response_promise_for_the_number_of_days(
     assert promise in page
 
 
+@pytest.mark.parametrize("days", [0, 3])
+def test_a_service_that_takes_no_referrals_through_handoff_promises_no_response_time(
+    client, referrer, pantry, days
+):
+    Service.objects.filter(pk=pantry.pk).update(accepts_referrals=False, response_time_days=days)
+    sign_in(client, referrer)
+
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+
+    assert "does not take referrals through Handoff" in page
+    assert "Promises a response" not in page
+
+
 @pytest.mark.parametrize(
     ("days", "promise"), [(0, "the same business day."), (1, "within 1 business day.")]
 )
