@@ -360,6 +360,7 @@ class ScheduleForm(forms.ModelForm):
         label=_("Days"),
         choices=list(zip(WEEKDAYS, DAY_NAMES, strict=True)),
         widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose the days these hours are for.")},
     )
 
     class Meta:
@@ -380,6 +381,20 @@ class ScheduleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["days"].initial = [d for d in self.instance.byday.split(",") if d]
+        elif self.empty_permitted and not (self.is_bound and self.has_changed()):
+            # The blank "Add hours" row is optional until something is typed in it, so it
+            # shows no required marks. Only the marks change: the formset skips validating an
+            # empty row it permits, and a row with something typed keeps its required fields.
+            for field in self.fields.values():
+                field.required = False
+
+    @property
+    def legend(self) -> str:
+        """The row's name on the page and in the error summary: "Hours 2" or "Add hours"."""
+        if not self.instance.pk:
+            return _("Add hours")
+        number = int(self.prefix.rsplit("-", 1)[-1]) + 1
+        return _("Hours %(n)d") % {"n": number}
 
     def clean(self):
         cleaned = super().clean()

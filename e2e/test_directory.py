@@ -165,3 +165,44 @@ def test_an_org_admin_ticks_a_language_and_a_day_by_their_labels_and_saves(page,
     assert sorted(pantry.languages.values_list("code", flat=True)) == ["en", "es", "pt", "so"]
     schedule.refresh_from_db()
     assert schedule.byday == "TU,FR"
+
+
+def test_an_org_admin_who_saves_hours_without_days_lands_on_a_summary_that_leads_to_the_days(
+    page, live_url
+):
+    """Keyboard: the error summary has focus after the reload, and its link moves focus on."""
+    food_bank = OrganizationFactory(name="Eastside Food Bank")
+    admin = member(food_bank, Role.ORG_ADMIN)
+    pantry = directory_service(name="Weekly Food Pantry", organization=food_bank)
+    ScheduleFactory(service=pantry, byday="TU,TH", opens_at=time(10), closes_at=time(18))
+
+    sign_in(page, live_url, admin.email)
+    page.goto(f"/directory/my-services/{pantry.hsds_id}/edit/")
+    blank = page.get_by_role("group", name="Add hours")
+    expect(blank).to_have_accessible_description(
+        "Optional. Fill this in to add more opening hours."
+    )
+    expect(blank.locator(".usa-hint--required")).to_have_count(0)
+    blank.get_by_label("Opens at").fill("09:00")
+    blank.get_by_label("Closes at").fill("12:00")
+    page.get_by_role("button", name="Save").click()
+
+    summary = page.get_by_test_id("error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("heading")).to_have_text("Fix this before saving")
+    assert page.evaluate("window.scrollY") < 200  # at the top, where the summary is
+    assert_accessible(page)
+
+    page.keyboard.press("Tab")
+    link = summary.get_by_role("link", name="Add hours, Days: Choose the days these hours are for.")
+    expect(link).to_be_focused()
+    page.keyboard.press("Enter")
+    monday = blank.get_by_role("checkbox", name="Monday")
+    expect(monday).to_be_focused()
+    expect(blank.get_by_role("group", name="Days").locator("legend")).to_be_in_viewport(ratio=1)
+    page.keyboard.press("Space")
+    expect(monday).to_be_checked()
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Services")
+    assert sorted(pantry.schedules.values_list("byday", flat=True)) == ["MO", "TU,TH"]

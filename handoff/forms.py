@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.forms import BaseForm, BaseFormSet, BoundField
 from django.forms.renderers import TemplatesSetting
 
 # Lists of choices render one USWDS checkbox or radio per option
@@ -44,3 +47,47 @@ class USWDSRenderer(TemplatesSetting):
                 if css:
                     attrs["class"] = css
         return super().render(template_name, context, request)
+
+
+@dataclass(frozen=True)
+class ErrorLink:
+    """One line of an error summary: what is wrong, and the id of the input to fix it in."""
+
+    text: str
+    target: str  # "" for an error of the whole form
+
+
+def error_links(*forms_or_formsets) -> list[ErrorLink]:
+    """Every error of the forms (and formsets), in page order, for an error summary.
+
+    A formset's form is named by its ``legend`` when it has one ("Hours 2"), so two rows'
+    "Days" errors can be told apart.
+    """
+    links: list[ErrorLink] = []
+    for item in forms_or_formsets:
+        if isinstance(item, BaseFormSet):
+            links += [ErrorLink(str(error), "") for error in item.non_form_errors()]
+            for form in item:
+                links += _form_error_links(form, getattr(form, "legend", ""))
+        else:
+            links += _form_error_links(item, "")
+    return links
+
+
+def _form_error_links(form: BaseForm, where: str) -> list[ErrorLink]:
+    links = [
+        ErrorLink(f"{where}: {error}" if where else str(error), "")
+        for error in form.non_field_errors()
+    ]
+    for field in form:
+        label = f"{where}, {field.label}" if where else str(field.label)
+        links += [ErrorLink(f"{label}: {error}", _input_id(field)) for error in field.errors]
+    return links
+
+
+def _input_id(field: BoundField) -> str:
+    # A list of checkboxes or radios has no element with the field's own id to focus: its
+    # label is a legend (Django leaves id_for_label empty), so link to the first option.
+    if field.is_hidden:
+        return ""
+    return field.id_for_label or (f"{field.auto_id}_0" if field.auto_id else "")

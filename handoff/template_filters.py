@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
+from handoff.forms import error_links
+
 register = template.Library()
 
 
@@ -21,3 +23,9 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if now - value < timedelta(minutes=1):
         return _("just now")
     return _("%(time)s ago") % {"time": timesince(value, now)}
+
+
+@register.inclusion_tag("forms/_error_summary.html")
+def error_summary(*forms_or_formsets) -> dict:
+    """The list of a page's form errors at its top, each linked to its field."""
+    return {"errors": error_links(*forms_or_formsets)}

@@ -544,6 +544,99 @@ def test_hours_closing_when_they_open_are_refused_at_the_field_and_nothing_chang
     assert list(pantry.schedules.values_list("byday", "opens_at", "closes_at")) == before
 
 
+def hours_row(page: str, legend: str) -> str:
+    """The markup of the hours row with this legend, up to the next row or the Save button."""
+    start = page.index(f'<legend class="usa-legend text-bold">{legend}</legend>')
+    ends = [i for i in (page.find("hours-row", start), page.find("Save</button>", start)) if i > 0]
+    return page[start : min(ends)]
+
+
+def test_hours_typed_without_days_are_listed_at_the_top_linked_to_the_days_and_nothing_changes(
+    client, food_admin, pantry
+):
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+    existing = pantry.schedules.get()
+    data = edit_data(
+        pantry,
+        **{
+            "hours-TOTAL_FORMS": "2",
+            "hours-INITIAL_FORMS": "1",
+            "hours-0-id": existing.pk,
+            "hours-0-days": ["TU", "TH"],
+            "hours-0-opens_at": "10:00",
+            "hours-0-closes_at": "18:00",
+            "hours-1-opens_at": "09:00",
+            "hours-1-closes_at": "12:00",
+            "hours-1-timezone": "America/New_York",
+        },
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    summary = page[page.index('data-testid="error-summary"') : page.index("<form")]
+    assert 'role="alert" tabindex="-1" autofocus' in page[page.index("handoff-error-summary") :]
+    assert "Fix this before saving" in summary
+    assert (
+        '<li><a href="#id_hours-1-days_0">Add hours, Days: Choose the days these hours are for.</a></li>'
+        in summary
+    )
+    assert 'id="id_hours-1-days_0"' in page
+    assert page.index("error-summary") < page.index("<form")
+    assert list(pantry.schedules.values_list("pk", "byday")) == [(existing.pk, "TU,TH")]
+    # The row being filled in now marks what it needs.
+    assert "usa-hint--required" in hours_row(page, "Add hours")
+
+
+def test_the_error_summary_lists_every_error_in_page_order_each_linked_to_its_input(
+    client, food_admin, pantry
+):
+    sign_in(client, food_admin)
+    url = reverse("directory:edit_service", args=[pantry.hsds_id])
+
+    response = client.post(
+        url,
+        edit_data(
+            pantry,
+            name="",
+            minimum_age="60",
+            maximum_age="18",
+            **{"hours-0-days": ["TH"], "hours-0-opens_at": "10:00", "hours-0-closes_at": "10:00"},
+        ),
+    )
+
+    summary = response.content.decode().split('data-testid="error-summary"')[1].split("<form")[0]
+    assert "Fix these 3 things before saving" in summary
+    links = [line.strip() for line in summary.splitlines() if line.strip().startswith("<li>")]
+    assert links == [
+        '<li><a href="#id_name">Name: This field is required.</a></li>',
+        '<li><a href="#id_maximum_age">Maximum age: The maximum age must not be below the minimum age.</a></li>',
+        '<li><a href="#id_hours-0-closes_at">Add hours, Closes at: The closing time is the same as '
+        "the opening time. For open all day, enter 12:00 AM for both.</a></li>",
+    ]
+
+
+def test_a_page_without_errors_has_no_error_summary(client, food_admin, pantry):
+    sign_in(client, food_admin)
+
+    page = client.get(reverse("directory:edit_service", args=[pantry.hsds_id])).content.decode()
+
+    assert "error-summary" not in page
+
+
+def test_the_blank_add_hours_row_is_marked_optional_not_required(client, food_admin, pantry):
+    sign_in(client, food_admin)
+
+    page = client.get(reverse("directory:edit_service", args=[pantry.hsds_id])).content.decode()
+
+    assert "usa-hint--required" in hours_row(page, "Hours 1")
+    blank = hours_row(page, "Add hours")
+    assert "usa-hint--required" not in blank
+    assert "Optional. Fill this in to add more opening hours." in blank
+
+
 def test_hours_from_midnight_to_midnight_save_and_show_as_open_24_hours(client, food_admin, pantry):
     pantry.schedules.all().delete()
     sign_in(client, food_admin)
