@@ -384,3 +384,36 @@ def test_new_consent_fields_show_only_when_recording_a_new_consent(page, live_ur
     expect(fields).to_be_visible()
     expect(page.get_by_label(re.compile(r"^Consent ends on"))).to_be_visible()
     assert_accessible(page)
+
+
+def test_a_referral_to_a_service_not_taking_clients_warns_and_sends_once_ticked(
+    page, live_url, cast
+):
+    pantry = cast["pantry"]
+    pantry.set_capacity("not_accepting", by=cast["staff"])
+    consent_for(cast["patient"], cast["food_bank"], cast["referrer"])
+    sign_in(page, live_url, cast["referrer"].email)
+    page.goto(f"{live_url}/directory/services/{pantry.hsds_id}/")
+    expect(page.locator("#refer").get_by_test_id("capacity-warning")).to_contain_text(
+        "This service says it is not accepting new clients right now (updated just now)."
+    )
+    assert_accessible(page)
+
+    page.get_by_test_id("refer").click()
+    page.get_by_role("link", name=re.compile("Rosa")).first.click()
+    expect(page.get_by_test_id("capacity-warning")).to_contain_text("Call them first")
+    assert_accessible(page)
+    page.get_by_label(re.compile(r"^Need this referral addresses")).select_option("food-insecurity")
+    page.get_by_role("button", name="Send referral").click()
+    tick = page.get_by_role("checkbox", name=re.compile("^I have checked with the service"))
+    expect(page.locator("#id_checked_with_service_error")).to_have_text(
+        "Call the service first and tick this box, or choose another service."
+    )
+    assert not Referral.objects.exists()
+    assert_accessible(page)
+
+    tick.focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Send referral").click()
+    expect(_status(page)).to_have_text("Sent")
+    assert Referral.objects.get().service == pantry

@@ -50,11 +50,41 @@ class ReferralForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, need_choices, contact_choices, language_choices, **kwargs):
+    def __init__(
+        self,
+        *args,
+        need_choices,
+        contact_choices,
+        language_choices,
+        service_not_accepting: bool = False,
+        sending: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["need_category"].choices = need_choices
         self.fields["contact_method"].choices = contact_choices
         self.fields["language"].choices = language_choices
+        self.sending = sending
+        if service_not_accepting:
+            # Not a block (the service's word may be stale), but a referral it says it cannot
+            # take is sent only by someone who asked. A draft needs no tick: nothing is sent.
+            self.fields["checked_with_service"] = forms.BooleanField(
+                label=_("I have checked with the service that they can take this person"),
+                required=False,
+            )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            self.sending
+            and "checked_with_service" in self.fields
+            and not data.get("checked_with_service")
+        ):
+            self.add_error(
+                "checked_with_service",
+                _("Call the service first and tick this box, or choose another service."),
+            )
+        return data
 
 
 class ConsentForm(forms.Form):

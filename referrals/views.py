@@ -442,8 +442,11 @@ def _need_choices(patient) -> list[tuple[str, str]]:
     return [("", _("Choose a need")), *first, *rest]
 
 
-def _referral_form(patient, data=None, initial=None) -> ReferralForm:
+def _referral_form(
+    patient, data=None, initial=None, *, service=None, sending=False
+) -> ReferralForm:
     from directory.languages import LANGUAGES
+    from directory.models import Service
     from patients.models import Patient
 
     return ReferralForm(
@@ -452,6 +455,9 @@ def _referral_form(patient, data=None, initial=None) -> ReferralForm:
         need_choices=_need_choices(patient),
         contact_choices=Patient.ContactMethod.choices,
         language_choices=[(code, str(name)) for code, name in LANGUAGES.items()],
+        service_not_accepting=service is not None
+        and service.capacity == Service.Capacity.NOT_ACCEPTING,
+        sending=sending,
     )
 
 
@@ -601,9 +607,11 @@ def new(request: HttpRequest) -> HttpResponse:
             "language": patient.preferred_language,
             "interpreter_needed": patient.interpreter_needed,
         }
-    form = _referral_form(patient, request.POST or None, initial=initial)
-    consent_form = _consent_form(request.POST or None, initial=_consent_initial())
     sending = request.POST.get("send") is not None
+    form = _referral_form(
+        patient, request.POST or None, initial=initial, service=service, sending=sending
+    )
+    consent_form = _consent_form(request.POST or None, initial=_consent_initial())
     use_on_file = on_file is not None
     if request.method == "POST":
         use_on_file = on_file is not None and request.POST.get("use_consent") == str(on_file.pk)

@@ -329,6 +329,34 @@ def test_a_service_page_words_its_response_promise_for_the_number_of_days(
     assert promise in page
 
 
+@pytest.mark.parametrize(
+    ("capacity", "warning"),
+    [
+        ("not_accepting", "This service says it is not accepting new clients right now"),
+        ("waitlist", "This service says it has a waitlist"),
+    ],
+)
+def test_a_service_page_warns_beside_refer_when_the_service_says_it_is_full(
+    client, referrer, food_admin, pantry, capacity, warning
+):
+    pantry.set_capacity(capacity, by=food_admin)
+    sign_in(client, referrer)
+
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+
+    refer = page[page.index('<section id="refer"') :]
+    assert f"{warning} (updated just now). Call them first, or choose another service." in refer
+    assert refer.index(warning) < refer.index('data-testid="refer"')
+
+
+def test_a_service_page_of_a_service_accepting_clients_has_no_warning(client, referrer, pantry):
+    sign_in(client, referrer)
+
+    page = client.get(reverse("directory:service", args=[pantry.hsds_id])).content.decode()
+
+    assert 'data-testid="capacity-warning"' not in page
+
+
 @pytest.mark.parametrize("days", [0, 3])
 def test_a_service_that_takes_no_referrals_through_handoff_promises_no_response_time(
     client, referrer, pantry, days

@@ -124,6 +124,111 @@ def test_consent_ending_more_than_a_year_ahead_is_refused_and_saves_nothing(
     assert not Consent.objects.exists()
 
 
+NOT_ACCEPTING_WARNING = (
+    "This service says it is not accepting new clients right now (updated 3\xa0hours ago). "
+    "Call them first, or choose another service."
+)
+WAITLIST_WARNING = (
+    "This service says it has a waitlist (updated 3\xa0hours ago). "
+    "Call them first, or choose another service."
+)
+
+
+def _set_capacity(service, capacity, by, hours_ago=3):
+    from directory.models import Service
+
+    service.set_capacity(capacity, by=by)
+    Service.objects.filter(pk=service.pk).update(
+        capacity_updated_at=timezone.now() - datetime.timedelta(hours=hours_ago)
+    )
+
+
+@pytest.mark.parametrize(
+    ("capacity", "warning", "tick"),
+    [
+        ("not_accepting", NOT_ACCEPTING_WARNING, True),
+        ("waitlist", WAITLIST_WARNING, False),
+        ("accepting", None, False),
+    ],
+)
+def test_the_referral_form_warns_when_the_service_says_it_is_full_and_asks_for_a_tick_only_when_not_accepting(
+    client, referrer, patient, service, capacity, warning, tick
+):
+    _set_capacity(service, capacity, by=referrer)
+    client.force_login(referrer)
+
+    page = client.get(
+        reverse("referrals:new"), {"service": service.pk, "patient": patient.pk}
+    ).content.decode()
+
+    if warning:
+        assert warning in page
+        assert page.index(warning) < page.index('name="need_category"')  # read before the form
+    else:
+        assert 'data-testid="capacity-warning"' not in page
+    assert ('name="checked_with_service"' in page) is tick
+
+
+def test_a_warning_without_a_date_of_the_change_leaves_the_date_out(
+    client, referrer, patient, service
+):
+    from directory.models import Service
+
+    Service.objects.filter(pk=service.pk).update(capacity="waitlist", capacity_updated_at=None)
+    client.force_login(referrer)
+
+    page = client.get(
+        reverse("referrals:new"), {"service": service.pk, "patient": patient.pk}
+    ).content.decode()
+
+    assert (
+        "This service says it has a waitlist. Call them first, or choose another service." in page
+    )
+
+
+def test_sending_to_a_service_not_accepting_clients_needs_the_tick_and_saves_nothing_without_it(
+    client, referrer, patient, service
+):
+    _set_capacity(service, "not_accepting", by=referrer)
+    client.force_login(referrer)
+    data = {**_handoff_post(patient, service), **_consent_post(), "send": "1"}
+
+    response = client.post(reverse("referrals:new"), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["checked_with_service"] == [
+        "Call the service first and tick this box, or choose another service."
+    ]
+    assert not Referral.objects.exists()
+    assert not Consent.objects.exists()
+
+    response = client.post(reverse("referrals:new"), {**data, "checked_with_service": "on"})
+
+    assert response.status_code == 302
+    assert Referral.objects.get().status == Status.REQUESTED
+
+
+@pytest.mark.parametrize("capacity", ["waitlist", "not_accepting"])
+def test_a_draft_to_a_full_service_saves_without_the_tick_and_a_waitlist_sends_without_it(
+    client, referrer, patient, service, capacity
+):
+    _set_capacity(service, capacity, by=referrer)
+    client.force_login(referrer)
+
+    client.post(reverse("referrals:new"), {**_handoff_post(patient, service), "save": "1"})
+    assert Referral.objects.get().status == Status.DRAFT
+
+    if capacity == "waitlist":
+        draft = Referral.objects.get()
+        response = client.post(
+            reverse("referrals:new"),
+            {**_handoff_post(patient, service), **_consent_post(), "draft": draft.pk, "send": "1"},
+        )
+        assert response.status_code == 302
+        draft.refresh_from_db()
+        assert draft.status == Status.REQUESTED
+
+
 def test_a_draft_can_be_saved_without_consent_but_not_sent(client, referrer, patient, service):
     client.force_login(referrer)
     client.post(reverse("referrals:new"), {**_handoff_post(patient, service), "save": "1"})
