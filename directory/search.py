@@ -1,8 +1,8 @@
 """Directory search: by need or term, words, place, hours, language, age and capacity.
 
-Correct on SQLite (the ORM over the normalized tables: words by substring, ranked by where
-they occur) and fast on PostgreSQL: one statement over directory_servicesearch, a narrow
-row per service kept by triggers (migration 0005), finds the page, the total and both
+Correct on SQLite (the ORM over the normalized tables: words at the start of a word, services
+named by them first) and fast on PostgreSQL: one statement over directory_servicesearch, a
+narrow row per service kept by triggers (migration 0005), finds the page, the total and both
 facet counts in a single pass (words through a GIN index, a bounding box on the GiST-indexed
 coordinates before the exact distance, opening hours as one multirange test), and pg_trgm
 corrects typos from the word lexicon.
@@ -256,12 +256,43 @@ def tsquery_text(words: list[str], variants: dict[str, list[str]]) -> str:
 
 
 def _sqlite_stem(word: str) -> str:
-    # Substring matching stands in for stemming: "pantries" should find "pantry".
+    # Prefix matching stands in for stemming: "pantries" should find "pantry".
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+def _starts_a_word(column: str, stem: str) -> Q:
+    """``column`` has a word starting with ``stem``, as PostgreSQL's prefix query matches.
+
+    A word is a run of letters and digits (words_of()): "rent" finds "Rental", not
+    "Parenting"; "wic" finds "WIC", not "Ipswich". The substring test goes first and is
+    cheap (LIKE); the regular expression (Python's, called by SQLite) then checks only the
+    rows it let through.
+    """
+    return Q(**{f"{column}__icontains": stem}) & Q(
+        **{f"{column}__iregex": r"(?<![^\W_])" + re.escape(stem)}
+    )
+
+
+def _sqlite_words(words: list[str], variants: dict[str, list[str]]) -> tuple[list[Q], Expression]:
+    """Per word, the condition that some spelling of it starts a word of the service's
+    document, and a score: 3 for each word found in the service's name, 1 for the others."""
+    conditions, score = [], Value(0)
+    for word in words:
+        matched = Q()
+        in_name = Q()
+        for variant in variants[word]:
+            stem = _sqlite_stem(variant)
+            matched |= _starts_a_word("search_document", stem)
+            in_name |= _starts_a_word("name", stem)
+        conditions.append(matched)
+        score = score + Case(
+            When(in_name, then=Value(3)), default=Value(1), output_field=IntegerField()
+        )
+    return conditions, score
 
 
 def with_words(
@@ -281,19 +312,8 @@ def with_words(
         return qs.annotate(rank=TsRankCd(SearchVectorColumn(), query)).filter(
             TsMatches(SearchVectorColumn(), query)
         )
-    score = Value(0)
-    for word in words:
-        matched = Q()
-        in_name = Q()
-        for variant in variants[word]:
-            stem = _sqlite_stem(variant)
-            matched |= Q(search_document__icontains=stem)
-            in_name |= Q(name__icontains=stem)
-        qs = qs.filter(matched)
-        score = score + Case(
-            When(in_name, then=Value(3)), default=Value(1), output_field=IntegerField()
-        )
-    return qs.annotate(rank=score * Value(1.0, output_field=FloatField()))
+    conditions, score = _sqlite_words(words, variants)
+    return qs.filter(*conditions).annotate(rank=score * Value(1.0, output_field=FloatField()))
 
 
 # --- the search ----------------------------------------------------------------------------

@@ -194,6 +194,32 @@ def test_words_match_service_organization_and_term_names_and_rank_names_first():
     assert names(both) == ["Pantry Plus"]
 
 
+@pytest.mark.parametrize(
+    ("q", "wanted", "only_inside_a_word"),
+    [
+        ("rent", "Rental Assistance", "Parenting Classes"),
+        ("wic", "WIC Enrollment", "Ipswich Family Center"),
+        ("ebt", "EBT Card Help", "Debt Management"),
+    ],
+)
+def test_words_match_at_the_start_of_a_word_not_inside_one(q, wanted, only_inside_a_word):
+    directory_service(name=only_inside_a_word)
+    directory_service(name=wanted)
+
+    assert names(search_services(SearchParams(q=q))) == [wanted]
+
+
+def test_a_service_named_by_the_word_comes_before_one_that_only_describes_it():
+    # "Parenting" holds "rent" but does not start with it: the name does not count.
+    directory_service(name="Parenting Classes", description="Advice on rent and bills.")
+    directory_service(name="Rental Assistance")
+
+    assert names(search_services(SearchParams(q="rent"))) == [
+        "Rental Assistance",
+        "Parenting Classes",
+    ]
+
+
 def test_small_typos_still_find_the_service():
     directory_service(name="Weekly Food Pantry")
 
