@@ -19,6 +19,7 @@ from directory.models import (
     ServiceTaxonomy,
     TaxonomyTerm,
     refresh_search_documents,
+    services_under_terms,
 )
 
 
@@ -108,6 +109,24 @@ class TaxonomyTermAdmin(admin.ModelAdmin):
     list_select_related = ["parent"]
     autocomplete_fields = ["parent"]
     readonly_fields = ["hsds_id"]
+
+    # A service is found by its terms' names and their ancestors', and meets the needs of
+    # their ancestors' codes: renaming, recoding, moving or deleting a term changes the
+    # services under it and under its descendants.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and {"name", "code", "parent"} & set(form.changed_data):
+            refresh_search_documents(services_under_terms([obj.pk]))
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, TaxonomyTerm.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        affected = list(
+            services_under_terms(queryset.values_list("pk", flat=True)).values_list("pk", flat=True)
+        )
+        super().delete_queryset(request, queryset)
+        refresh_search_documents(Service.objects.filter(pk__in=affected))
 
 
 @admin.register(ServiceAtLocation)

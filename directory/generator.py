@@ -28,6 +28,7 @@ from directory.models import (
     ServiceNeed,
     ServiceTaxonomy,
     TaxonomyTerm,
+    search_text,
     words_of,
 )
 from directory.search import deferred_search_rows
@@ -137,13 +138,6 @@ class GeneratedCounts:
 
 def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def search_text(
-    name: str, alternate_name: str, organization_name: str, term_names, description: str
-) -> str:
-    """The same words refresh_search_documents() would index for a service."""
-    return " ".join([name, alternate_name, organization_name, *term_names, description])
 
 
 def generate_directory(
@@ -277,7 +271,11 @@ def generate_directory(
                     capacity=capacity,
                     response_time_days=rng.choice([1, 1, 2, 2, 3, 5]),
                     search_document=search_text(
-                        name, "", org.name, [n for _, n in service_terms], description
+                        name,
+                        "",
+                        org.name,
+                        tree.indexed_names(pk for pk, _ in service_terms),
+                        description,
                     ),
                 )
                 lexicon.update(words_of(service.search_document))

@@ -4,6 +4,7 @@ import datetime
 import re
 import uuid
 import zoneinfo
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -263,7 +264,8 @@ class Service(models.Model):
         related_name="services",
         blank=True,
     )
-    # Words of the service, its organization and its terms, kept by refresh_search_document().
+    # Words of the service, its organization and its terms (and their ancestors), kept by
+    # refresh_search_document().
     # PostgreSQL adds a stored tsvector column generated from it (migration 0003).
     search_document = models.TextField(editable=False, blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -707,6 +709,14 @@ def words_of(text: str) -> list[str]:
     return [w.lower() for w in _WORD_RE.findall(text) if len(w) <= 64]
 
 
+def search_text(
+    name: str, alternate_name: str, organization_name: str, term_names, description: str
+) -> str:
+    """The words a service is found by: its names, its organization's, its terms' (with their
+    ancestors', TermTree.indexed_names) and its description."""
+    return " ".join([name, alternate_name, organization_name, *term_names, description])
+
+
 def refresh_search_documents(services: models.QuerySet[Service], *, batch_size: int = 1000) -> None:
     """Rebuild search_document, the derived ServiceNeed rows and the word lexicon."""
     from directory.taxonomy import TermTree
@@ -718,16 +728,26 @@ def refresh_search_documents(services: models.QuerySet[Service], *, batch_size: 
         _refresh_batch(all_ids[start : start + batch_size], tree)
 
 
+def services_under_terms(term_ids: Iterable[int]) -> models.QuerySet[Service]:
+    """Services linked to these terms or to any of their descendants."""
+    from directory.taxonomy import TermTree
+
+    under = TermTree.load().with_descendants(term_ids)
+    return Service.objects.filter(
+        pk__in=ServiceTaxonomy.objects.filter(taxonomy_term_id__in=under).values("service_id")
+    )
+
+
 def _refresh_batch(ids: list[int], tree) -> None:
-    terms_by_service: dict[int, list[tuple[int, str]]] = {}
+    terms_by_service: dict[int, list[int]] = {}
     # In the order the terms were linked, whatever plan the database picks: the document
     # (and so each word's position in the search vector) is the same on every rebuild.
-    for service_id, term_id, term_name in (
+    for service_id, term_id in (
         ServiceTaxonomy.objects.filter(service_id__in=ids)
         .order_by("pk")
-        .values_list("service_id", "taxonomy_term_id", "taxonomy_term__name")
+        .values_list("service_id", "taxonomy_term_id")
     ):
-        terms_by_service.setdefault(service_id, []).append((term_id, term_name))
+        terms_by_service.setdefault(service_id, []).append(term_id)
     changed, needs, lexicon = [], [], set()
     for service in (
         Service.objects.filter(pk__in=ids)
@@ -735,17 +755,19 @@ def _refresh_batch(ids: list[int], tree) -> None:
         .only("pk", "name", "alternate_name", "description", "organization__name")
     ):
         terms = terms_by_service.get(service.pk, [])
-        text = " ".join(
-            [service.name, service.alternate_name, service.organization.name]
-            + [name for _, name in terms]
-            + [service.description]
+        text = search_text(
+            service.name,
+            service.alternate_name,
+            service.organization.name,
+            tree.indexed_names(terms),
+            service.description,
         )
         lexicon.update(words_of(text))
         service.search_document = text
         changed.append(service)
         needs.extend(
             ServiceNeed(service_id=service.pk, category=code)
-            for code in tree.needs_for_terms(term_id for term_id, _ in terms)
+            for code in tree.needs_for_terms(terms)
         )
     Service.objects.bulk_update(changed, ["search_document"])
     ServiceNeed.objects.filter(service_id__in=ids).delete()

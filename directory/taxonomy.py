@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -81,25 +81,27 @@ def load_taxonomy(term_model=None) -> int:
 
 @dataclass
 class TermTree:
-    """Every term's code and parent, loaded in one query, for walking the tree in Python."""
+    """Every term's code, name and parent, loaded in one query, for walking the tree in Python."""
 
     code_of: dict[int, str]
     parent_of: dict[int, int | None]
     id_of: dict[str, int]
+    name_of: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> TermTree:
         from directory.models import TaxonomyTerm
 
-        code_of, parent_of, id_of = {}, {}, {}
-        for pk, code, parent_id, vocabulary in TaxonomyTerm.objects.values_list(
-            "pk", "code", "parent_id", "vocabulary"
+        code_of, parent_of, id_of, name_of = {}, {}, {}, {}
+        for pk, code, name, parent_id, vocabulary in TaxonomyTerm.objects.values_list(
+            "pk", "code", "name", "parent_id", "vocabulary"
         ):
             code_of[pk] = code
+            name_of[pk] = name
             parent_of[pk] = parent_id
             if vocabulary == VOCABULARY:
                 id_of[code] = pk
-        return cls(code_of, parent_of, id_of)
+        return cls(code_of, parent_of, id_of, name_of)
 
     def with_descendants(self, term_ids: Iterable[int]) -> set[int]:
         wanted = set(term_ids)
@@ -124,6 +126,21 @@ class TermTree:
             chain.append(current)
             current = self.parent_of.get(current)
         return chain
+
+    def indexed_names(self, term_ids: Iterable[int]) -> list[str]:
+        """What a service under these terms is found by: each term's name, then its ancestors'.
+
+        A client-choice pantry is food help too, so "food" must find it. Each term once, in
+        the order given, so the same links always give the same words.
+        """
+        seen: set[int] = set()
+        names = []
+        for term_id in term_ids:
+            for pk in self.ancestors_and_self(term_id):
+                if pk not in seen and pk in self.name_of:
+                    seen.add(pk)
+                    names.append(self.name_of[pk])
+        return names
 
     def terms_for_need(self, category_code: str) -> set[int]:
         """Ids of the terms that meet an SDOH category, descendants included."""

@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from directory.generator import generate_directory
-from directory.models import Location, Organization, Schedule, Service, ServiceNeed
+from directory.models import (
+    Location,
+    Organization,
+    Schedule,
+    Service,
+    ServiceNeed,
+    ServiceTaxonomy,
+    refresh_search_documents,
+)
+from directory.taxonomy import TermTree
 
 
 @pytest.mark.usefixtures("taxonomy")
@@ -69,3 +78,27 @@ def test_generated_organizations_offer_what_their_kind_of_organization_does():
         )
     )
     assert {c for categories in ORG_KINDS.values() for c in categories} == branches
+
+
+@pytest.mark.usefixtures("taxonomy")
+def test_generated_search_documents_are_what_a_rebuild_writes():
+    generate_directory(60, seed=5)
+    generated = dict(Service.objects.values_list("pk", "search_document"))
+    needs = sorted(ServiceNeed.objects.values_list("service_id", "category"))
+
+    refresh_search_documents(Service.objects.all())
+
+    assert dict(Service.objects.values_list("pk", "search_document")) == generated
+    assert sorted(ServiceNeed.objects.values_list("service_id", "category")) == needs
+    assert any(
+        len(TermTree.load().indexed_names(ids)) > len(ids) for ids in _terms_by_service().values()
+    )  # ancestors' names are there to compare
+
+
+def _terms_by_service() -> dict[int, list[int]]:
+    terms: dict[int, list[int]] = {}
+    for service_id, term_id in ServiceTaxonomy.objects.order_by("pk").values_list(
+        "service_id", "taxonomy_term_id"
+    ):
+        terms.setdefault(service_id, []).append(term_id)
+    return terms

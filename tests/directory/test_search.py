@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, time
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
+from directory.models import Service, TaxonomyTerm
 from directory.search import Point, SearchParams, haversine_miles, search_services, zip_point
 from directory.taxonomy import TermTree
-from tests.factories import ScheduleFactory, directory_service
+from tests.factories import ScheduleFactory, UserFactory, directory_service
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
 
@@ -220,6 +223,51 @@ def test_a_service_named_by_the_word_comes_before_one_that_only_describes_it():
     ]
 
 
+def test_a_word_finds_services_under_a_term_whose_ancestor_it_names():
+    directory_service(name="Corner Market", terms=("food.food-pantry.client-choice-pantry",))
+    directory_service(name="Meals on Wheels", terms=("food.meals.home-delivered-meals",))
+    directory_service(name="Eye Exams")
+
+    assert names(search_services(SearchParams(q="food"))) == ["Corner Market", "Meals on Wheels"]
+    assert names(search_services(SearchParams(q="pantry"))) == ["Corner Market"]
+
+
+def test_renaming_or_moving_a_term_in_the_admin_changes_what_finds_its_services(client):
+    market = directory_service(
+        name="Corner Market", terms=("food.food-pantry.client-choice-pantry",)
+    )
+    directory_service(name="Bus passes", terms=("transit.help-pay-for-transit.bus-passes",))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    tree = TermTree.load()
+    pantry = TaxonomyTerm.objects.get(code="food.food-pantry")
+
+    def edit(term: TaxonomyTerm, **changes) -> None:
+        data = {
+            "code": term.code,
+            "name": term.name,
+            "description": term.description,
+            "parent": term.parent_id or "",
+            "vocabulary": term.vocabulary,
+            "term_uri": term.term_uri,
+            **changes,
+        }
+        response = client.post(reverse("admin:directory_taxonomyterm_change", args=[term.pk]), data)
+        assert response.status_code == 302, response.content
+
+    edit(pantry, name="Grocery Shelf")  # the parent of the service's term
+    assert names(search_services(SearchParams(q="grocery"))) == ["Corner Market"]
+    assert search_services(SearchParams(q="pantry")).total == 1  # its own term says Pantry
+
+    edit(TaxonomyTerm.objects.get(pk=pantry.pk), parent=tree.id_of["transit"])
+    assert names(search_services(SearchParams(q="transit"))) == ["Bus passes", "Corner Market"]
+    assert names(search_services(SearchParams(q="food"))) == []
+    assert set(market.needs.values_list("category", flat=True)) == {"transportation-insecurity"}
+
+    client.post(reverse("admin:directory_taxonomyterm_delete", args=[pantry.pk]), {"post": "yes"})
+    assert search_services(SearchParams(q="grocery")).total == 0
+    assert not market.needs.exists()
+
+
 def test_small_typos_still_find_the_service():
     directory_service(name="Weekly Food Pantry")
 
@@ -271,3 +319,23 @@ def test_inactive_services_are_never_found():
     directory_service(name="Closed for good", status="defunct")
 
     assert search_services(SearchParams()).total == 0
+
+
+def test_migration_0010_rewrites_older_documents_as_a_rebuild_would():
+    from django.apps import apps
+
+    migration = importlib.import_module("directory.migrations.0010_search_documents_with_ancestors")
+    market = directory_service(
+        name="Corner Market", terms=("food.food-pantry.client-choice-pantry",)
+    )
+    directory_service(name="Eye Exams")
+    rebuilt = dict(Service.objects.values_list("pk", "search_document"))
+    Service.objects.filter(pk=market.pk).update(
+        search_document="Corner Market Client-Choice Pantry"  # as written before 0010
+    )
+    assert search_services(SearchParams(q="food")).total == 0
+
+    migration.forward(apps, None)
+
+    assert dict(Service.objects.values_list("pk", "search_document")) == rebuilt
+    assert names(search_services(SearchParams(q="food"))) == ["Corner Market"]
