@@ -169,22 +169,29 @@ TERM_CHOICES_SECONDS = 60
 
 
 def term_choices() -> list[tuple[str, str]]:
-    """Top two levels of the shipped taxonomy, children indented under their parent.
+    """Top two levels of the shipped taxonomy, each child indented under its parent.
 
-    Kept in the cache: every search page shows the list, which changes only when someone
-    edits the taxonomy, and reading it took ~1.5 ms of each page.
+    In tree order (siblings by name): ordered by code, "care.adult-day-care" came after
+    "care-coordination.*" and showed as if under Care Coordination. Kept in the cache: every
+    search page shows the list, which changes only when someone edits the taxonomy, and
+    reading it took ~1.5 ms of each page.
     """
     rows = django_cache.get(TERM_CHOICES_KEY)
     if rows is None:
         from directory.models import TaxonomyTerm
 
-        terms = TaxonomyTerm.objects.filter(vocabulary="handoff").exclude(
-            code__regex=r"\..*\."
-        )  # 3rd level
-        rows = [
-            (str(pk), ("\u2003" * code.count(".")) + name)
-            for pk, code, name in terms.values_list("pk", "code", "name")
-        ]
+        children: dict[int | None, list[tuple[str, str, int, str]]] = {}
+        for pk, code, name, parent_id in TaxonomyTerm.objects.filter(
+            vocabulary=VOCABULARY
+        ).values_list("pk", "code", "name", "parent_id"):
+            children.setdefault(parent_id, []).append((name.casefold(), code, pk, name))
+        rows = []
+        for *_key, pk, name in sorted(children.get(None, [])):
+            rows.append((str(pk), name))
+            rows.extend(
+                (str(child), "\u2003" + child_name)
+                for *_key, child, child_name in sorted(children.get(pk, []))
+            )
         django_cache.set(TERM_CHOICES_KEY, rows, TERM_CHOICES_SECONDS)
     return [("", _("Any type of service")), *rows]
 
