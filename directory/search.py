@@ -43,6 +43,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.base import ModelState
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
@@ -314,6 +315,28 @@ def with_words(
         )
     conditions, score = _sqlite_words(words, variants)
     return qs.filter(*conditions).annotate(rank=score * Value(1.0, output_field=FloatField()))
+
+
+def matching_words(qs: QuerySet[Service], text: str) -> QuerySet[Service]:
+    """The services of ``qs`` that the directory's word search finds for ``text``, unranked.
+
+    The same words, spellings and matching as with_words(); on PostgreSQL straight from the
+    search rows' GIN index (for lists ordered otherwise, as the HSDS API's are).
+    """
+    words = words_of(text)[:8]
+    if not words:
+        return qs
+    variants = corrected_words(words)
+    if connection.vendor == "postgresql":
+        return qs.filter(
+            pk__in=RawSQL(
+                "SELECT service_id FROM directory_servicesearch"
+                " WHERE vector @@ to_tsquery('english'::regconfig, %s)",
+                [tsquery_text(words, variants)],
+            )
+        )
+    conditions, _score = _sqlite_words(words, variants)
+    return qs.filter(*conditions)
 
 
 # --- the search ----------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from directory.models import (
     ServiceTaxonomy,
     TaxonomyTerm,
 )
+from directory.search import matching_words
+from directory.taxonomy import TermTree
 
 PER_PAGE = 50
 READ_METHODS = ("GET", "HEAD")
@@ -367,22 +369,30 @@ def _vocabulary_of(taxonomy_id: uuid.UUID) -> str:
     raise BadRequest(_("there is no taxonomy with the id %(id)s") % {"id": taxonomy_id})
 
 
+def _term_and_descendants(hsds_id: uuid.UUID) -> list[int]:
+    """The term with this HSDS id and every term under it, as the search page's term filter."""
+    term = TaxonomyTerm.objects.filter(hsds_id=hsds_id).values_list("pk", flat=True).first()
+    return sorted(TermTree.load().with_descendants([term])) if term is not None else []
+
+
 def _filter_services(
     request: HttpRequest, services: QuerySet[Service], prefix: str = ""
 ) -> QuerySet[Service]:
     """The HSDS service filters (search, taxonomy_term_id, taxonomy_id, organization_id,
     modified_after), combined with AND; prefix reaches the service from another model."""
-    for word in _words(request):
-        services = services.filter(
-            Q(**{f"{prefix}name__icontains": word})
-            | Q(**{f"{prefix}alternate_name__icontains": word})
-            | Q(**{f"{prefix}description__icontains": word})
-            | Q(**{f"{prefix}organization__name__icontains": word})
-        )
+    if words := request.GET.get("search", ""):
+        # The directory's own word search: the words a person would type on its search page
+        # find the same services here.
+        found = matching_words(Service.objects.all(), words).values("pk")
+        services = services.filter(**{f"{prefix}pk__in": found})
     service_ref = OuterRef("service_id" if prefix else "pk")
     if term := _uuid(request, "taxonomy_term_id"):
         services = services.filter(
-            Exists(ServiceTaxonomy.objects.filter(service=service_ref, taxonomy_term__hsds_id=term))
+            Exists(
+                ServiceTaxonomy.objects.filter(
+                    service=service_ref, taxonomy_term_id__in=_term_and_descendants(term)
+                )
+            )
         )
     if taxonomy := _uuid(request, "taxonomy_id"):
         vocabulary = _vocabulary_of(taxonomy)
@@ -461,7 +471,8 @@ def organizations(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(
             Exists(
                 ServiceTaxonomy.objects.filter(
-                    service__organization=OuterRef("pk"), taxonomy_term__hsds_id=term
+                    service__organization=OuterRef("pk"),
+                    taxonomy_term_id__in=_term_and_descendants(term),
                 )
             )
         )

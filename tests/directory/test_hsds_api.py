@@ -13,6 +13,7 @@ from django.urls import URLPattern, reverse
 from directory.hsds import urls as hsds_urls
 from directory.hsds.api import OPENAPI_FILE
 from directory.models import Phone, Schedule, Service, TaxonomyTerm
+from directory.search import SearchParams, search_services
 from tests.factories import ClinicFactory, ScheduleFactory, directory_service
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
@@ -275,6 +276,48 @@ def test_an_unknown_service_is_a_json_404(client, pantry):
         response = api(client, "service", hsds_id)
         assert response.status_code == 404
         assert response.json()["error"] == f"there is no service with the id {hsds_id}"
+
+
+def test_a_term_filter_includes_the_services_under_the_terms_below_it(client, food_bank):
+    child_care = directory_service(
+        name="Little Steps", organization=food_bank, terms=("care.child-care",)
+    )
+    visitors = directory_service(
+        name="Friendly Visitors", terms=("care.senior-services.friendly-visitors",)
+    )
+    directory_service(name="Bus passes", terms=("transit.help-pay-for-transit.bus-passes",))
+    care = TaxonomyTerm.objects.get(vocabulary="handoff", code="care")
+
+    def ids(name: str, **params) -> set[str]:
+        return {s["id"] for s in api(client, name, **params).json()["contents"]}
+
+    assert ids("services", taxonomy_term_id=care.hsds_id) == {
+        str(child_care.hsds_id),
+        str(visitors.hsds_id),
+    }
+    assert ids("service_at_locations", taxonomy_term_id=care.hsds_id) == set()  # no places
+    assert ids("organizations", taxonomy_term_id=care.hsds_id) == {
+        str(food_bank.hsds_id),
+        str(visitors.organization.hsds_id),
+    }
+    assert ids("services", taxonomy_term_id=uuid.uuid4()) == set()
+
+
+@pytest.mark.parametrize("words", ["food", "fod", "rent", "wic", "pantries", "meals food"])
+def test_search_finds_the_services_the_directory_search_page_finds(client, food_bank, words):
+    directory_service(name="Corner Market", terms=("food.food-pantry.client-choice-pantry",))
+    directory_service(name="Meals on Wheels", terms=("food.meals.home-delivered-meals",))
+    directory_service(name="Weekly Food Pantry", organization=food_bank)
+    directory_service(name="Parenting Classes", description="Advice on rent and bills.")
+    directory_service(name="Rental Assistance")
+    directory_service(name="Ipswich Family Center")
+    directory_service(name="WIC Enrollment")
+    page = search_services(SearchParams(q=words))
+    assert page.total > 0
+
+    listed = api(client, "services", search=words, per_page=100).json()["contents"]
+
+    assert {s["name"] for s in listed} == {s.name for s in page.services}
 
 
 def test_services_that_are_not_active_are_not_published(client, pantry, five_services):
