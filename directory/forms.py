@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 
+import zipcodes
 from django import forms
 from django.forms.boundfield import BoundField
 from django.forms.utils import flatatt
@@ -38,11 +40,13 @@ DAY_NAMES = [
 OPEN_CHOICES = [("", _("Any time")), ("now", _("Open now"))] + [
     (str(i), name) for i, name in enumerate(DAY_NAMES)
 ]
+# The empty choice sorts by distance when a ZIP code is given, else by best match (search.py).
 SORT_CHOICES = [
-    ("", _("Nearest first, or best match without a ZIP code")),
+    ("", _("Automatic")),
     ("distance", _("Nearest first")),
-    ("relevance", _("Best match first")),
+    ("relevance", _("Best match")),
 ]
+ZIP_FORMAT = re.compile(r"\d{5}(-\d{4})?")
 
 
 class ReadyChoices(BaseChoiceIterator):
@@ -268,13 +272,25 @@ class SearchForm(forms.Form):
         required=False,
         min_value=0,
         max_value=120,
+        error_messages={
+            "min_value": _("Enter an age from 0 to 120."),
+            "max_value": _("Enter an age from 0 to 120."),
+            "invalid": _("Enter an age from 0 to 120."),
+        },
         widget=QuickNumberInput,
     )
     accepting = forms.BooleanField(
         label=_("Only services accepting referrals"), required=False, widget=QuickCheckboxInput
     )
     sort = forms.ChoiceField(
-        label=_("Sort"), required=False, choices=ReadyChoices(SORT_CHOICES), widget=QuickSelect
+        label=_("Sort"),
+        required=False,
+        choices=ReadyChoices(SORT_CHOICES),
+        help_text=_(
+            "Automatic: nearest first when a ZIP code is given, otherwise best match. "
+            "Nearest first needs a ZIP code."
+        ),
+        widget=QuickSelect,
     )
     page = forms.IntegerField(required=False, min_value=1, widget=QuickHiddenInput)
 
@@ -284,12 +300,32 @@ class SearchForm(forms.Form):
 
     def clean_zip(self) -> str:
         value = self.cleaned_data["zip"].strip()
-        if value and zip_point(value) is None:
+        if not value or zip_point(value) is not None:
+            return value
+        if not ZIP_FORMAT.fullmatch(value):
             raise forms.ValidationError(
-                _("We don't know the ZIP code %(zip)s. Enter a 5-digit US ZIP code."),
-                params={"zip": value},
+                _("Enter a 5-digit US ZIP code, like 02118."), code="format"
             )
-        return value
+        # Five digits we cannot place: often a real ZIP code for PO boxes or one business,
+        # which the offline ZIP data leaves out (02101 in Boston).
+        nearby = _nearby_zip(value[:5])
+        if nearby:
+            raise forms.ValidationError(
+                _(
+                    "We have no location for the ZIP code %(zip)s (some ZIP codes are only for "
+                    "PO boxes). Try a nearby ZIP code, like %(nearby)s, or the person's home ZIP code."
+                ),
+                code="no_location",
+                params={"zip": value, "nearby": nearby},
+            )
+        raise forms.ValidationError(
+            _(
+                "We have no location for the ZIP code %(zip)s. Check it, or try the person's "
+                "home ZIP code."
+            ),
+            code="no_location",
+            params={"zip": value},
+        )
 
     def params(self) -> SearchParams:
         data = self.cleaned_data
@@ -309,6 +345,19 @@ class SearchForm(forms.Form):
             accepting=bool(data.get("accepting")),
             page=data.get("page") or 1,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _nearby_zip(zip_code: str) -> str:
+    """The closest-numbered ZIP code with a location in the same 3-digit area, or ""."""
+    try:
+        area = zipcodes.similar_to(zip_code[:3])
+    except (TypeError, ValueError):
+        return ""
+    placed = [z["zip_code"] for z in area if z.get("lat") and z.get("long")]
+    if not placed:
+        return ""
+    return min(placed, key=lambda other: abs(int(other) - int(zip_code)))
 
 
 class ServiceEditForm(forms.ModelForm):

@@ -6,6 +6,7 @@ from html import escape as esc
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -25,11 +27,19 @@ from accounts.scoping import (
     org_admin_required,
     role_required,
 )
-from directory.forms import DAY_NAMES, ScheduleFormSet, SearchForm, ServiceEditForm
+from directory.forms import (
+    DAY_NAMES,
+    RADIUS_CHOICES,
+    ScheduleFormSet,
+    SearchForm,
+    ServiceEditForm,
+)
 from directory.languages import language_name
 from directory.models import Language, Service
 from directory.search import SearchParams, annotate_for_display, search_services, with_display_data
 from directory.taxonomy import NEED_NAMES
+from patients.access import get_patient_or_404
+from patients.models import Patient
 
 
 @require_GET
@@ -46,7 +56,10 @@ def search(request: HttpRequest) -> HttpResponse:
         request,
         referrer=membership is not None and membership.role == Role.REFERRER,
     )
-    template = "directory/search.html#results" if request.htmx else "directory/search.html"
+    patient = _search_patient(request)
+    # An htmx update swaps the results and, out of band, the count, the field groups (with any
+    # error at its field) and the patient banner: see the "update" partial.
+    template = "directory/search.html#update" if request.htmx else "directory/search.html"
     return TemplateResponse(
         request,
         template,
@@ -55,6 +68,10 @@ def search(request: HttpRequest) -> HttpResponse:
             "results": results,
             "params": params,
             "cards": cards,
+            "notes": _result_notes(form, params),
+            "no_results": _no_results_message(form, params),
+            "patient": patient,
+            "language_offer": _language_offer(request, patient, params),
             "need_facets": _facet_items(
                 request,
                 "need",
@@ -69,6 +86,77 @@ def search(request: HttpRequest) -> HttpResponse:
             ),
         },
     )
+
+
+def _search_patient(request: HttpRequest) -> Patient | None:
+    """The patient the search is for, if one of the current organization's; else None."""
+    pk = request.GET.get("patient")
+    if not pk:
+        return None
+    try:
+        return get_patient_or_404(request, pk)
+    except (Http404, PermissionDenied):
+        return None  # another organization's patient (or none): say nothing, not even a 404
+
+
+def _language_offer(
+    request: HttpRequest, patient: Patient | None, params: SearchParams
+) -> dict | None:
+    """A link narrowing the search to the patient's language, offered, never applied unasked."""
+    if patient is None or params.language or patient.preferred_language in ("", "en"):
+        return None
+    kept = [
+        (k, v) for k, values in request.GET.lists() if k not in ("language", "page") for v in values
+    ]
+    query = urlencode([*kept, ("language", patient.preferred_language)])
+    return {
+        "href": f"{reverse('directory:search')}?{query}",
+        "label": _("Only services that speak %(language)s")
+        % {"language": language_name(patient.preferred_language)},
+    }
+
+
+def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
+    """What the results did not use, said beside the count (and announced with it)."""
+    notes = []
+    for name in form.errors:
+        if name == "zip":
+            notes.append(
+                _(
+                    "The ZIP code %(zip)s was not used, so these results are not limited by distance."
+                )
+                % {"zip": form.data.get("zip", "").strip()}
+            )
+        elif name in form.fields:
+            notes.append(
+                _("“%(filter)s” was not used: see the message at the field.")
+                % {"filter": form.fields[name].label or name}
+            )
+    radius_chosen = params.radius != form.fields["radius"].empty_value
+    if (
+        params.origin is None
+        and "zip" not in form.errors
+        and (params.sort == "distance" or radius_chosen)
+    ):
+        notes.append(
+            _("Distance needs a ZIP code: enter one to sort by distance or to limit how far away.")
+        )
+    return notes
+
+
+def _no_results_message(form: SearchForm, params: SearchParams) -> str:
+    if params.origin is None:
+        return _("No services match these filters. Try fewer filters.")
+    miles = int(params.radius) if params.radius == int(params.radius) else params.radius
+    within = ngettext(
+        "No services within %(miles)s mile of ZIP code %(zip)s.",
+        "No services within %(miles)s miles of ZIP code %(zip)s.",
+        miles,
+    ) % {"miles": miles, "zip": form.cleaned_data["zip"]}
+    largest = max(float(value) for value, _label in RADIUS_CHOICES)
+    if params.radius < largest:
+        return f"{within} {_('Try a larger distance or fewer filters.')}"
+    return f"{within} {_('Try another ZIP code or fewer filters.')}"
 
 
 # The result cards and facet links are written here, not by the template: they repeat 20 and
@@ -106,6 +194,7 @@ def _result_cards(
     # Each message translated once a page, not once a card.
     capacity = {value: esc(str(label)) for value, label in Service.Capacity.choices}
     today, closed_today, all_day = _("Today:"), _("Closed today"), _("Open 24 hours")
+    no_hours = _("No opening hours are listed. Call before going.")
     open_tag = f'<span class="usa-tag bg-green">{esc(_("Open now"))}</span>'
     closed_tag = f'<span class="usa-tag bg-base">{esc(_("Closed now"))}</span>'
     phone_label, languages_label = esc(_("Phone:")), esc(_("Languages:"))
@@ -127,7 +216,7 @@ def _result_cards(
             )
             hours = f"{today} {spans}"
         else:
-            hours = closed_today if service.has_hours else ""
+            hours = closed_today if service.has_hours else no_hours
         tag = open_tag if service.is_open_now else closed_tag if service.has_hours else ""
         facts.append(f"<li>{tag}\n              {esc(hours)}</li>")
         phone = service.first_phone

@@ -20,3 +20,57 @@ document.addEventListener("htmx:oobAfterSwap", (event) => {
   document.body.dispatchEvent(new CustomEvent("referral-changed", { detail: { id } }));
   document.body.dispatchEvent(new CustomEvent(`referral-changed-${id}`, { detail: { id } }));
 });
+
+// A closed <select> changes with each arrow key. Marked here, such a change searches once the
+// keys stop (the directory form's hx-trigger delays "change[!!target.dataset.keyed]"; an htmx
+// filter must give true itself, not a truthy string), not once per key with a history entry
+// each. A pick with the mouse clears the mark and searches at once.
+document.addEventListener("keydown", (event) => {
+  if (event.target instanceof HTMLSelectElement) event.target.dataset.keyed = "true";
+}, true);
+document.addEventListener("pointerdown", (event) => {
+  if (event.target instanceof HTMLSelectElement) delete event.target.dataset.keyed;
+}, true);
+
+// A link marked data-focus-after-swap="SELECTOR" (the pages of search results) brings the view
+// and the focus to that element once its content is in: before, the page stayed scrolled at
+// the bottom with the focus lost on <body>.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  const selector = source && source.dataset ? source.dataset.focusAfterSwap : null;
+  if (!selector) return;
+  const element = document.querySelector(selector);
+  if (!element || document.activeElement === element) return;
+  element.focus({ preventScroll: true });
+  element.scrollIntoView({ block: "start" });
+});
+
+// Filters folded away on a phone open when an update brings an error to show at its field.
+document.addEventListener("htmx:afterSettle", () => {
+  const filters = document.getElementById("search-filters");
+  if (filters && !filters.open && filters.querySelector(".usa-form-group--error")) filters.open = true;
+});
+
+// A field group swapped in out of band (the directory's filters, to show an error at its field)
+// keeps what is in the field now: the server echoes what was sent, and the person may have typed
+// on, or changed another field, while the request was out. That change sends its own request.
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const incoming = event.detail.fragment;
+  if (!incoming || !incoming.querySelectorAll) return;
+  incoming.querySelectorAll("input[id], select[id], textarea[id]").forEach((field) => {
+    const current = document.getElementById(field.id);
+    if (!current || current.type === "hidden") return;
+    if (current.type === "checkbox" || current.type === "radio") {
+      field.checked = current.checked;
+      field.toggleAttribute("checked", current.checked);
+    } else if (field instanceof HTMLSelectElement) {
+      for (const option of field.options) {
+        option.selected = option.value === current.value;
+        option.toggleAttribute("selected", option.selected);
+      }
+    } else {
+      field.value = current.value;
+      field.setAttribute("value", current.value);
+    }
+  });
+});

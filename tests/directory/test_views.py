@@ -134,7 +134,7 @@ def test_search_shows_an_unknown_zip_at_its_field_and_still_searches(client, ref
 
     response = client.get(reverse("directory:search"), {"zip": "00000"})
 
-    assert "know the ZIP code 00000" in response.content.decode()
+    assert "no location for the ZIP code 00000" in response.content.decode()
     assert "Weekly Food Pantry" in response.content.decode()
 
 
