@@ -15,6 +15,7 @@ from e2e.helpers import assert_accessible, sign_in
 from tests.factories import (
     ClinicFactory,
     OrganizationFactory,
+    PatientFactory,
     ScheduleFactory,
     directory_service,
     member,
@@ -206,3 +207,188 @@ def test_an_org_admin_who_saves_hours_without_days_lands_on_a_summary_that_leads
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Services")
     assert sorted(pantry.schedules.values_list("byday", flat=True)) == ["MO", "TU,TH"]
+
+
+def _pantries(count: int) -> None:
+    if not TaxonomyTerm.objects.exists():
+        load_taxonomy()
+    food_bank = OrganizationFactory(name="Eastside Food Bank")
+    for i in range(count):
+        directory_service(
+            name=f"Pantry {i:02}",
+            organization=food_bank,
+            terms=("food.food-pantry",),
+            at=(42.3399, -71.0752),
+            languages=("en", "es"),
+        )
+
+
+def test_refused_filters_show_at_their_field_while_typing_and_the_count_is_announced(
+    page, live_url
+):
+    """htmx updates bring errors to their fields, keep the caret, and fill one live region."""
+    _pantries(2)
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    sign_in(page, live_url, referrer.email)
+    page.goto("/directory/")
+    expect(page.get_by_test_id("result-count")).to_have_text("2 services found")
+    live = page.locator("#result-status").element_handle()
+
+    zip_field = page.get_by_label("Near ZIP code")
+    zip_field.fill("9999")
+    zip_field.press("Tab")  # a change: the form searches
+    expect(page.locator("#group-zip .usa-error-message")).to_have_text(
+        "Enter a 5-digit US ZIP code, like 02118."
+    )
+    expect(zip_field).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("result-note")).to_have_text(
+        "The ZIP code 9999 was not used, so these results are not limited by distance."
+    )
+    expect(page.get_by_label("Within")).to_be_focused()  # where Tab took the keyboard
+    assert live.evaluate("el => el.isConnected && el.getAttribute('role')") == "status"
+
+    # Words longer than 200 letters come only from a link (the box stops at 200): refused at
+    # the field. Typing on keeps the focus and the caret where they are through each update.
+    page.goto("/directory/?zip=9999&q=" + "x" * 250)
+    expect(page.locator("#group-q .usa-error-message")).to_contain_text("at most 200 characters")
+    words = page.get_by_label("Words")
+    expect(words).to_have_attribute("maxlength", "200")
+    words.fill("")
+    words.press_sequentially("pantry 01")
+    expect(page.locator("#group-q .usa-error-message")).to_have_count(0)
+    expect(page.get_by_test_id("result-count")).to_have_text("1 service found")
+    expect(words).to_be_focused()
+    expect(words).to_have_value("pantry 01")
+    assert words.evaluate("el => el.selectionStart") == len("pantry 01")
+    live = page.locator("#result-status").element_handle()
+
+    age = page.get_by_label("Age of the person")
+    age.fill("200")
+    age.press("Tab")
+    expect(page.locator("#group-age .usa-error-message")).to_have_text(
+        "Enter an age from 0 to 120."
+    )
+    expect(page.get_by_test_id("result-note").last).to_contain_text("Age of the person")
+
+    zip_field.fill("02118")
+    age.fill("")
+    age.press("Tab")
+    expect(page.get_by_label("Only services accepting referrals")).to_be_focused()
+    expect(page.locator(".usa-error-message")).to_have_count(0)
+    expect(page.get_by_test_id("result-count")).to_have_text("1 service found")
+    expect(page.get_by_test_id("result-note")).to_have_count(0)
+    # The same live region node, never replaced, now says the new count.
+    assert live.evaluate("el => el.isConnected && el === document.getElementById('result-status')")
+    assert "1 service found" in live.inner_text()
+    assert_accessible(page)
+
+
+def test_next_and_previous_bring_the_view_and_focus_to_the_result_count(page, live_url):
+    _pantries(25)
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    sign_in(page, live_url, referrer.email)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto("/directory/")
+    expect(page.get_by_test_id("result")).to_have_count(20)
+
+    page.get_by_role("link", name="Next").click()  # the mouse
+    expect(page.get_by_test_id("result")).to_have_count(5)
+    expect(page.locator("#result-status")).to_be_focused()
+    assert (
+        page.evaluate("document.getElementById('result-status').getBoundingClientRect().top") >= 0
+    )
+    expect(page.locator("#result-status")).to_be_in_viewport()
+
+    page.get_by_role("link", name="Previous").focus()  # the keyboard
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("result")).to_have_count(20)
+    expect(page.locator("#result-status")).to_be_focused()
+    expect(page.locator("#result-status")).to_be_in_viewport()
+    assert_accessible(page)
+
+
+def test_arrowing_through_a_select_searches_once_and_skip_to_results_works(page, live_url):
+    _pantries(2)
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    sign_in(page, live_url, referrer.email)
+    page.goto("/directory/")
+    expect(page.get_by_test_id("result")).to_have_count(2)
+    searches = []
+    page.on(
+        "request",
+        lambda r: searches.append(r.url) if r.headers.get("hx-request") else None,
+    )
+    history = page.evaluate("history.length")
+
+    need = page.get_by_label("Need", exact=True)
+    need.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    assert need.input_value() != ""
+    expect(page).to_have_url(re.compile(r"need=\w"))
+    page.wait_for_timeout(1000)  # longer than the delay: no second search comes
+    assert len(searches) == 1, searches
+    assert page.evaluate("history.length") == history + 1
+    assert need.input_value() != ""
+    expect(need).to_be_focused()
+
+    # Keyboard users skip the filters: the link appears when tabbed to and lands on the count.
+    page.goto("/directory/")
+    page.locator("#main-content").focus()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to results")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#result-status")).to_be_focused()
+
+
+def test_on_a_phone_the_filters_fold_away_and_the_count_shows_first(page, live_url):
+    _pantries(3)
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    sign_in(page, live_url, referrer.email)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/directory/")
+
+    expect(page.get_by_test_id("result-count")).to_be_in_viewport()
+    count = page.get_by_test_id("result-count").bounding_box()
+    assert count["y"] + count["height"] < 844, count
+    expect(page.get_by_label("Near ZIP code")).to_be_hidden()
+    assert_accessible(page)
+
+    filters = page.locator("summary", has_text="Filters")
+    filters.focus()
+    page.keyboard.press("Enter")  # opens with the keyboard
+    expect(page.get_by_label("Near ZIP code")).to_be_visible()
+    page.get_by_label("Near ZIP code").fill("02118")
+    page.get_by_label("Near ZIP code").press("Enter")
+    expect(page).to_have_url(re.compile(r"zip=02118"))
+    assert_accessible(page)
+
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto("/directory/")
+    expect(page.get_by_label("Near ZIP code")).to_be_visible()  # open on a tablet or wider
+    expect(filters).to_be_hidden()
+
+
+def test_a_search_for_a_patient_offers_their_language_in_one_click(page, live_url):
+    _pantries(1)
+    clinic = ClinicFactory(name="Riverside Clinic")
+    referrer = member(clinic, Role.REFERRER)
+    patient = PatientFactory(
+        organization=clinic, given_name="Maria", family_name="Lopez", preferred_language="es"
+    )
+    sign_in(page, live_url, referrer.email)
+    page.goto(f"/directory/?patient={patient.pk}")
+
+    banner = page.get_by_test_id("patient-banner")
+    expect(banner).to_contain_text("Searching for Maria Lopez")
+    expect(page.get_by_label("Language spoken", exact=True)).to_have_value("")
+    assert_accessible(page)
+    banner.get_by_role("link", name="Only services that speak Spanish").click()
+    expect(page.get_by_label("Language spoken", exact=True)).to_have_value("es")
+    expect(page.get_by_test_id("language-offer")).to_have_count(0)
+    page.get_by_role("link", name="Clear all filters").click()
+    expect(page).to_have_url(re.compile(rf"/directory/\?patient={patient.pk}$"))
+    page.get_by_role("link", name="Back to Maria Lopez’s page").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Maria Lopez")
