@@ -370,6 +370,13 @@ def test_on_a_phone_the_filters_fold_away_and_the_count_shows_first(page, live_u
     expect(page.get_by_label("Near ZIP code")).to_be_visible()  # open on a tablet or wider
     expect(filters).to_be_hidden()
 
+    # Folded on a phone, then widened (a tablet turned): open again, with the toggle hidden.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/directory/")
+    expect(page.get_by_label("Near ZIP code")).to_be_hidden()
+    page.set_viewport_size({"width": 1024, "height": 800})
+    expect(page.get_by_label("Near ZIP code")).to_be_visible()
+
 
 def test_a_search_for_a_patient_offers_their_language_in_one_click(page, live_url):
     _pantries(1)

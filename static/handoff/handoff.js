@@ -51,6 +51,13 @@ document.addEventListener("htmx:afterSettle", () => {
   if (filters && !filters.open && filters.querySelector(".usa-form-group--error")) filters.open = true;
 });
 
+// Widened past a phone's width (a turned tablet, a resized window), the filters open again:
+// there the "Filters" toggle is hidden, so folded filters could not be opened.
+window.matchMedia("(min-width: 40em)").addEventListener("change", (event) => {
+  const filters = document.getElementById("search-filters");
+  if (filters && event.matches) filters.open = true;
+});
+
 // A field group swapped in out of band (the directory's filters, to show an error at its field)
 // keeps what is in the field now: the server echoes what was sent, and the person may have typed
 // on, or changed another field, while the request was out. That change sends its own request.
