@@ -339,3 +339,46 @@ def test_migration_0010_rewrites_older_documents_as_a_rebuild_would():
 
     assert dict(Service.objects.values_list("pk", "search_document")) == rebuilt
     assert names(search_services(SearchParams(q="food"))) == ["Corner Market"]
+
+
+def test_migration_0011_names_the_transit_branch_transportation_and_rewrites_its_services():
+    from django.apps import apps
+
+    from directory.models import TaxonomyTerm, refresh_search_documents
+
+    migration = importlib.import_module("directory.migrations.0011_transportation_term")
+    directory_service(
+        name="Rides to Appointments",
+        terms=("transit.medical-transportation.non-emergency-medical-transportation",),
+    )
+    directory_service(name="Bus Passes Program", terms=("transit.help-pay-for-transit",))
+    directory_service(name="Corner Pantry", terms=("food.food-pantry",))
+    top = TaxonomyTerm.objects.get(vocabulary="handoff", code="transit")
+    assert top.name == "Transportation"  # as shipped now
+    rebuilt = dict(Service.objects.values_list("pk", "search_document"))
+    TaxonomyTerm.objects.filter(pk=top.pk).update(name="Transit")  # as shipped before
+    refresh_search_documents(Service.objects.all())
+    assert names(search_services(SearchParams(q="transportation"))) == ["Rides to Appointments"]
+
+    migration.forward(apps, None)
+
+    top.refresh_from_db()
+    assert top.name == "Transportation"
+    assert dict(Service.objects.values_list("pk", "search_document")) == rebuilt
+    assert sorted(names(search_services(SearchParams(q="transportation")))) == [
+        "Bus Passes Program",
+        "Rides to Appointments",
+    ]
+
+
+def test_migration_0011_keeps_a_name_the_directory_chose_for_the_branch():
+    from django.apps import apps
+
+    from directory.models import TaxonomyTerm
+
+    migration = importlib.import_module("directory.migrations.0011_transportation_term")
+    TaxonomyTerm.objects.filter(vocabulary="handoff", code="transit").update(name="Getting Around")
+
+    migration.forward(apps, None)
+
+    assert TaxonomyTerm.objects.get(vocabulary="handoff", code="transit").name == "Getting Around"
