@@ -34,7 +34,7 @@ from directory.forms import (
     SearchForm,
     ServiceEditForm,
 )
-from directory.languages import language_name
+from directory.languages import LANGUAGES, language_name
 from directory.models import Language, Service
 from directory.search import SearchParams, annotate_for_display, search_services, with_display_data
 from directory.taxonomy import NEED_NAMES
@@ -154,9 +154,12 @@ def _no_results_message(form: SearchForm, params: SearchParams) -> str:
         miles,
     ) % {"miles": miles, "zip": form.cleaned_data["zip"]}
     largest = max(float(value) for value, _label in RADIUS_CHOICES)
+    # Outside the f-string: xgettext (makemessages) does not look inside f-strings.
     if params.radius < largest:
-        return f"{within} {_('Try a larger distance or fewer filters.')}"
-    return f"{within} {_('Try another ZIP code or fewer filters.')}"
+        advice = _("Try a larger distance or fewer filters.")
+    else:
+        advice = _("Try another ZIP code or fewer filters.")
+    return f"{within} {advice}"
 
 
 # The result cards and facet links are written here, not by the template: they repeat 20 and
@@ -190,13 +193,17 @@ def _result_cards(
     # A service page opened from the results returns to them and refers with their patient and need.
     search_query = _search_context(request.GET)
     search_extra = f"?{search_query}" if search_query else ""
-    time_text = functools.cache(lambda value: formats.time_format(value, "g:i A"))
+    # The language's TIME_FORMAT: "9:00 AM" in English (handoff/formats/en), "9:00" in Spanish.
+    time_text = functools.cache(formats.time_format)
     # Each message translated once a page, not once a card.
     capacity = {value: esc(str(label)) for value, label in Service.Capacity.choices}
+    # Names in the page's language: the stored Language.name is HSDS's English one.
+    language_names = {code: str(name) for code, name in LANGUAGES.items()}
     today, closed_today, all_day = _("Today:"), _("Closed today"), _("Open 24 hours")
     no_hours = _("No opening hours are listed. Call before going.")
-    open_tag = f'<span class="usa-tag bg-green">{esc(_("Open now"))}</span>'
-    closed_tag = f'<span class="usa-tag bg-base">{esc(_("Closed now"))}</span>'
+    open_now, closed_now = esc(_("Open now")), esc(_("Closed now"))
+    open_tag = f'<span class="usa-tag bg-green">{open_now}</span>'
+    closed_tag = f'<span class="usa-tag bg-base">{closed_now}</span>'
     phone_label, languages_label = esc(_("Phone:")), esc(_("Languages:"))
     capacity_label = esc(_("Capacity:"))
     no_referrals = " · " + esc(_("Does not take referrals through Handoff"))
@@ -225,7 +232,9 @@ def _result_cards(
                 f'<li>{phone_label} <a href="tel:{esc(phone.number)}">{esc(str(phone))}</a></li>'
             )
         if service.spoken_languages:
-            names = ", ".join(lang.name for lang in service.spoken_languages)
+            names = ", ".join(
+                language_names.get(lang.code, lang.name) for lang in service.spoken_languages
+            )
             facts.append(f"<li>{languages_label} {esc(names)}</li>")
         facts.append(
             f'<li>{capacity_label} <span data-testid="capacity">{capacity.get(service.capacity, "")}</span>'

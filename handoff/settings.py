@@ -226,6 +226,8 @@ if SEARCH_PARALLEL_WORKERS < 0:
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Only where a language's formats differ from Django's own (English opening hours).
+FORMAT_MODULE_PATH = ["handoff.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True

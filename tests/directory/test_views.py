@@ -80,7 +80,7 @@ def test_a_result_card_shows_hours_distance_languages_and_a_refer_link_escaped(
     )
     assert f'href="{reverse("referrals:new")}?service={service.pk}&amp;patient=7"' in html
     assert "Today: 9:00 AM–12:30 PM, 2:00 PM–5:00 PM" in html
-    assert "Languages: en, es" in html  # (the factory names each language by its code)
+    assert "Languages: English, Spanish" in html  # (the factory names each language by its code)
     assert "0.3 miles away" in html  # 0.28
 
 
