@@ -399,3 +399,51 @@ def test_a_search_for_a_patient_offers_their_language_in_one_click(page, live_ur
     expect(page).to_have_url(re.compile(rf"/directory/\?patient={patient.pk}$"))
     page.get_by_role("link", name="Back to Maria Lopez’s page").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Maria Lopez")
+
+
+def test_a_referrer_switches_to_spanish_and_searches_the_directory_in_spanish(page, live_url):
+    """The footer's language picker makes the whole directory Spanish, lang="es" included."""
+    if not TaxonomyTerm.objects.exists():
+        load_taxonomy()
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    pantry = directory_service(
+        name="Weekly Food Pantry",
+        organization=OrganizationFactory(name="Eastside Food Bank"),
+        terms=("food.food-pantry",),
+        at=(42.3399, -71.0752),
+        languages=("en", "es", "ht"),
+    )
+    ScheduleFactory(service=pantry, **AROUND_THE_CLOCK)
+
+    sign_in(page, live_url, referrer.email)
+    page.get_by_role("link", name="Directory", exact=True).click()
+    page.get_by_label("Language", exact=True).select_option("es")
+    page.get_by_role("button", name="Change language").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Buscar un servicio comunitario")
+    expect(page.get_by_label("Necesidad", exact=True)).to_contain_text("Cualquier necesidad")
+    page.get_by_label("Necesidad", exact=True).select_option("food-insecurity")
+    page.get_by_label("Cerca del código postal").fill("02118")
+    page.get_by_label("Cerca del código postal").press("Enter")
+    expect(page.get_by_test_id("result-count")).to_have_text("Se encontró 1 servicio")
+    result = page.get_by_test_id("result")
+    expect(result).to_contain_text("Abierto ahora")
+    expect(result).to_contain_text("Idiomas: Inglés, Español, Criollo haitiano")
+    expect(result).to_contain_text("Cupo: Acepta nuevos clientes")
+    expect(page.get_by_test_id("distance")).to_have_text("a 0,3 millas")
+    expect(page.get_by_role("heading", name="Por idioma")).to_be_visible()
+    for english in ("Any need", "Languages:", "Capacity:", "English", "Haitian Creole", "Open now"):
+        expect(page.locator("body")).not_to_contain_text(english)
+    # An error at its field, said in Spanish.
+    page.get_by_label("Edad de la persona").fill("200")
+    page.get_by_label("Edad de la persona").press("Enter")
+    expect(page.locator("#group-age")).to_contain_text("Escriba una edad de 0 a 120.")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Weekly Food Pantry", exact=True).click()
+    expect(page.get_by_test_id("hours")).to_contain_text("Abierto las 24 horas")
+    expect(page.locator("body")).not_to_contain_text("Capacity:")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert_accessible(page)
