@@ -434,7 +434,11 @@ def test_a_referrer_switches_to_spanish_and_searches_the_directory_in_spanish(pa
     expect(page.get_by_test_id("distance")).to_have_text("a 0,3 millas")
     expect(page.get_by_role("heading", name="Por idioma")).to_be_visible()
     for english in ("Any need", "Languages:", "Capacity:", "English", "Haitian Creole", "Open now"):
-        expect(page.locator("body")).not_to_contain_text(english)
+        expect(page.locator("main")).not_to_contain_text(english)
+    # The footer's picker names each language in its own, so English is there to go back to.
+    picker = page.get_by_label("Idioma", exact=True)
+    expect(picker.locator('option[lang="en"]')).to_have_text("English")
+    expect(picker.locator('option[lang="es"]')).to_have_text("Español")
     # An error at its field, said in Spanish.
     page.get_by_label("Edad de la persona").fill("200")
     page.get_by_label("Edad de la persona").press("Enter")

@@ -259,7 +259,10 @@ def test_renaming_or_moving_a_term_in_the_admin_changes_what_finds_its_services(
     assert search_services(SearchParams(q="pantry")).total == 1  # its own term says Pantry
 
     edit(TaxonomyTerm.objects.get(pk=pantry.pk), parent=tree.id_of["transit"])
-    assert names(search_services(SearchParams(q="transportation"))) == ["Bus passes", "Corner Market"]
+    assert names(search_services(SearchParams(q="transportation"))) == [
+        "Bus passes",
+        "Corner Market",
+    ]
     assert names(search_services(SearchParams(q="food"))) == []
     assert set(market.needs.values_list("category", flat=True)) == {"transportation-insecurity"}
 

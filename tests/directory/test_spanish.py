@@ -56,6 +56,8 @@ def in_spanish(client, user):
 def text_of(html: str) -> str:
     """What a person reads: the page without its tags and scripts, spaces collapsed."""
     html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    # Text marked as another language on purpose: the footer names each language in its own.
+    html = re.sub(r'<option[^>]*\slang="(?!es")[^"]*"[^>]*>.*?</option>', " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
