@@ -283,10 +283,64 @@ def test_refused_filters_show_at_their_field_while_typing_and_the_count_is_annou
     assert_accessible(page)
 
 
+def test_typing_words_searches_once_per_pause_every_time_and_the_box_is_never_replaced(
+    page, live_url
+):
+    """After one update the words box must still search (it stopped), once per pause (a swap
+    of the box being typed in fired a second search and history entry)."""
+    _pantries(2)
+    directory_service(name="Rental Assistance", terms=("housing.help-pay-for-housing",))
+    referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
+    sign_in(page, live_url, referrer.email)
+    page.goto("/directory/")
+    expect(page.get_by_test_id("result")).to_have_count(3)
+    searches = []
+    page.on(
+        "request",
+        lambda r: searches.append(r.url) if r.headers.get("hx-request") else None,
+    )
+    history = page.evaluate("history.length")
+    words = page.get_by_label("Words")
+    box = words.element_handle()
+
+    words.press_sequentially("pantry")
+    expect(page.get_by_test_id("result")).to_have_count(2)
+    page.wait_for_timeout(600)
+    assert len(searches) == 1, searches
+    words.press_sequentially(" 01", delay=60)
+    expect(page.get_by_test_id("result-count")).to_have_text("1 service found")
+    expect(page).to_have_url(re.compile(r"q=pantry(%20|\+)01"))
+    words.fill("rent")  # a third time, after two updates
+    expect(page.get_by_test_id("result")).to_have_text(re.compile("Rental Assistance"))
+    page.wait_for_timeout(600)
+    assert len(searches) == 3, searches
+    assert page.evaluate("history.length") == history + 3
+    assert box.evaluate("el => el.isConnected && el === document.getElementById('id_q')")
+    expect(words).to_be_focused()
+
+    # A refused ZIP and Enter: the error at its field, one entry in the history, the same box.
+    zip_field = page.get_by_label("Near ZIP code")
+    zip_box = zip_field.element_handle()
+    zip_field.fill("9999")
+    zip_field.press("Enter")
+    expect(page.locator("#group-zip .usa-error-message")).to_have_count(1)
+    page.wait_for_timeout(600)
+    assert page.evaluate("history.length") == history + 4
+    assert zip_box.evaluate("el => el === document.getElementById('id_zip')")
+    expect(zip_field).to_be_focused()
+    zip_field.press("Tab")  # leaving the box is no new search: nothing changed since Enter
+    page.wait_for_timeout(600)
+    assert page.evaluate("history.length") == history + 4
+
+
 def test_next_and_previous_bring_the_view_and_focus_to_the_result_count(page, live_url):
     _pantries(25)
     referrer = member(ClinicFactory(name="Riverside Clinic"), Role.REFERRER)
     sign_in(page, live_url, referrer.email)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone can turn pages too
+    page.goto("/directory/?page=2")
+    expect(page.get_by_role("link", name="Previous")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/directory/")
     expect(page.get_by_test_id("result")).to_have_count(20)
@@ -353,6 +407,8 @@ def test_on_a_phone_the_filters_fold_away_and_the_count_shows_first(page, live_u
     expect(page.get_by_test_id("result-count")).to_be_in_viewport()
     count = page.get_by_test_id("result-count").bounding_box()
     assert count["y"] + count["height"] < 844, count
+    # Nothing wider than the screen (the full-width buttons' padding once was).
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.get_by_label("Near ZIP code")).to_be_hidden()
     assert_accessible(page)
 

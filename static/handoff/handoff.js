@@ -58,26 +58,42 @@ window.matchMedia("(min-width: 40em)").addEventListener("change", (event) => {
   if (filters && event.matches) filters.open = true;
 });
 
-// A field group swapped in out of band (the directory's filters, to show an error at its field)
-// keeps what is in the field now: the server echoes what was sent, and the person may have typed
-// on, or changed another field, while the request was out. That change sends its own request.
+// A field group sent out of band (the directory's filters: an error to show at its field, or
+// one to clear) is patched in place, never swapped: replacing the control a person is typing in
+// blurs it (the browser then fires "change", a second search and history entry) and drops the
+// listeners bound to it. Only the group's error state changes: its classes, the message, and
+// the control's aria attributes; the control itself, its value and the focus stay as they are.
+// A group whose error is unchanged is left alone, so a message is announced once, not per search.
+const errorOf = (group) =>
+  Array.from(group.querySelectorAll(".usa-error-message"), (e) => e.textContent.trim()).join("|");
+
 document.addEventListener("htmx:oobBeforeSwap", (event) => {
-  const incoming = event.detail.fragment;
-  if (!incoming || !incoming.querySelectorAll) return;
-  incoming.querySelectorAll("input[id], select[id], textarea[id]").forEach((field) => {
-    const current = document.getElementById(field.id);
-    if (!current || current.type === "hidden") return;
-    if (current.type === "checkbox" || current.type === "radio") {
-      field.checked = current.checked;
-      field.toggleAttribute("checked", current.checked);
-    } else if (field instanceof HTMLSelectElement) {
-      for (const option of field.options) {
-        option.selected = option.value === current.value;
-        option.toggleAttribute("selected", option.selected);
-      }
-    } else {
-      field.value = current.value;
-      field.setAttribute("value", current.value);
-    }
+  const current = event.detail.target;
+  const incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+  if (!current || !current.id || !current.id.startsWith("group-") || !incoming) return;
+  event.detail.shouldSwap = false;
+  const wrapper = incoming.id === current.id ? incoming : incoming.querySelector(`#${current.id}`) || incoming;
+  if (errorOf(wrapper) === errorOf(current)) return;
+  const now = current.firstElementChild;
+  const next = wrapper.firstElementChild;
+  if (!now || !next) return;
+  now.className = next.className;
+  const nowLabel = now.querySelector(":scope > label");
+  const nextLabel = next.querySelector(":scope > label");
+  if (nowLabel && nextLabel) nowLabel.className = nextLabel.className;
+  now.querySelectorAll(":scope > .usa-error-message").forEach((message) => message.remove());
+  const control = now.querySelector("input[id], select[id], textarea[id]");
+  const nextControl = control && next.querySelector(`#${CSS.escape(control.id)}`);
+  // Where the message goes: before the control, or before the block holding it (a checkbox).
+  let anchor = control;
+  while (anchor && anchor.parentElement !== now) anchor = anchor.parentElement;
+  next.querySelectorAll(":scope > .usa-error-message").forEach((message) => {
+    now.insertBefore(document.importNode(message, true), anchor || null);
   });
+  if (control && nextControl) {
+    for (const name of ["aria-invalid", "aria-describedby"]) {
+      if (nextControl.hasAttribute(name)) control.setAttribute(name, nextControl.getAttribute(name));
+      else control.removeAttribute(name);
+    }
+  }
 });
