@@ -127,7 +127,7 @@ def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
                 )
                 % {"zip": form.data.get("zip", "").strip()}
             )
-        elif name in form.fields:
+        elif name in form.fields and name != "page":  # a page past the end shows the first
             notes.append(
                 _("“%(filter)s” was not used: see the message at the field.")
                 % {"filter": form.fields[name].label or name}

@@ -261,3 +261,13 @@ def test_distance_without_a_zip_is_noted_in_the_results(client, referrer, pantry
     html = htmx_get(client, referrer, query)
 
     assert ("Distance needs a ZIP code" in status(html)) is noted
+
+
+@pytest.mark.parametrize("page", ["0", "abc"])
+def test_a_page_number_out_of_range_shows_the_first_page_with_no_note(client, referrer, page):
+    client.force_login(referrer)
+
+    response = client.get(reverse("directory:search"), {"page": page})
+
+    assert response.status_code == 200
+    assert 'data-testid="result-note"' not in response.content.decode()
