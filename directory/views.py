@@ -35,8 +35,14 @@ from directory.forms import (
     ServiceEditForm,
 )
 from directory.languages import LANGUAGES, language_name
-from directory.models import Language, Service
-from directory.search import SearchParams, annotate_for_display, search_services, with_display_data
+from directory.models import Language, Service, words_of
+from directory.search import (
+    SearchParams,
+    annotate_for_display,
+    corrected_words,
+    search_services,
+    with_display_data,
+)
 from directory.taxonomy import NEED_NAMES
 from patients.access import get_patient_or_404
 from patients.models import Patient
@@ -68,7 +74,7 @@ def search(request: HttpRequest) -> HttpResponse:
             "results": results,
             "params": params,
             "cards": cards,
-            "notes": _result_notes(form, params),
+            "notes": [*_result_notes(form, params), *_spelling_notes(params)],
             "no_results": _no_results_message(form, params),
             "patient": patient,
             "language_offer": _language_offer(request, patient, params),
@@ -141,6 +147,22 @@ def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
         notes.append(
             _("Distance needs a ZIP code: enter one to sort by distance or to limit how far away.")
         )
+    return notes
+
+
+def _spelling_notes(params: SearchParams) -> list[str]:
+    """A word the directory does not know was searched with its nearest spellings too: say so,
+    so that "ebt" finding "Debt Management" is not a mystery. (The search looked them up a
+    moment ago: corrected_words() answers from the cache.)"""
+    words = words_of(params.q)[:8] if params.q else []
+    notes = []
+    for word, spellings in corrected_words(words).items():
+        others = [spelling for spelling in spellings if spelling != word]
+        if others:
+            notes.append(
+                _("“%(word)s” is not a word in the directory, so we also searched for %(others)s.")
+                % {"word": word, "others": ", ".join(f"“{other}”" for other in others)}
+            )
     return notes
 
 

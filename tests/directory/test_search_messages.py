@@ -271,3 +271,14 @@ def test_a_page_number_out_of_range_shows_the_first_page_with_no_note(client, re
 
     assert response.status_code == 200
     assert 'data-testid="result-note"' not in response.content.decode()
+
+
+def test_a_word_the_directory_does_not_know_says_what_was_searched_for_instead(
+    client, referrer, pantry
+):
+    html = htmx_get(client, referrer, {"q": "pantyr"})
+
+    assert "1 service found" in html
+    assert "“pantyr” is not a word in the directory, so we also searched for “pantry”" in html
+    # A known word needs no note.
+    assert "is not a word in the directory" not in htmx_get(client, referrer, {"q": "pantry"})
