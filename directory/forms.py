@@ -19,6 +19,7 @@ from directory.languages import LANGUAGES
 from directory.models import WEEKDAYS, Schedule, Service
 from directory.search import Point, SearchParams, zip_point
 from directory.taxonomy import NEED_NAMES, term_choices
+from handoff.forms import mark_invalid
 
 RADIUS_CHOICES = [
     ("1", _("1 mile")),
@@ -93,6 +94,7 @@ class QuickSelect(forms.Select):
         final = self.build_attrs(self.attrs, attrs)
         if "usa-" not in final.get("class", ""):
             final["class"] = f"{final.get('class', '')} usa-select".strip()
+        mark_invalid(final)
         language = get_language()
         if isinstance(self.choices, ReadyChoices):
             options = self.choices.options_html(language)
@@ -138,6 +140,7 @@ class QuickInputMixin:
         final = widget["attrs"]
         if self.uswds_class and "usa-" not in final.get("class", ""):
             final["class"] = f"{final.get('class', '')} {self.uswds_class}".strip()
+        mark_invalid(final)
         shown = "" if widget["value"] is None else f' value="{escape(widget["value"])}"'
         return mark_safe(
             f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(final)}>'

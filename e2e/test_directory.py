@@ -241,6 +241,7 @@ def test_refused_filters_show_at_their_field_while_typing_and_the_count_is_annou
         "Enter a 5-digit US ZIP code, like 02118."
     )
     expect(zip_field).to_have_attribute("aria-invalid", "true")
+    expect(zip_field).to_have_class(re.compile(r"\busa-input--error\b"))  # the red border
     expect(page.get_by_test_id("result-note")).to_have_text(
         "The ZIP code 9999 was not used, so these results are not limited by distance."
     )
@@ -275,6 +276,7 @@ def test_refused_filters_show_at_their_field_while_typing_and_the_count_is_annou
     age.press("Tab")
     expect(page.get_by_label("Only services accepting referrals")).to_be_focused()
     expect(page.locator(".usa-error-message")).to_have_count(0)
+    expect(page.locator(".usa-input--error")).to_have_count(0)
     expect(page.get_by_test_id("result-count")).to_have_text("1 service found")
     expect(page.get_by_test_id("result-note")).to_have_count(0)
     # The same live region node, never replaced, now says the new count.

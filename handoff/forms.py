@@ -16,6 +16,15 @@ CHOICE_LIST_INPUT_CLASSES = {
 }
 
 
+def mark_invalid(attrs: dict) -> None:
+    """A field with an error (Django sets aria-invalid) gets USWDS's red border too."""
+    css = attrs.get("class", "").split()
+    invalid = attrs.get("aria-invalid") in (True, "true")
+    styled = any(c in css for c in ("usa-input", "usa-select", "usa-textarea"))
+    if invalid and styled and "usa-input--error" not in css:
+        attrs["class"] = " ".join([*css, "usa-input--error"])
+
+
 class USWDSRenderer(TemplatesSetting):
     form_template_name = "forms/form.html"
     field_template_name = "forms/field.html"
@@ -46,6 +55,7 @@ class USWDSRenderer(TemplatesSetting):
                     css = f"{css} usa-input".strip()
                 if css:
                     attrs["class"] = css
+            mark_invalid(attrs)
         return super().render(template_name, context, request)
 
 

@@ -66,3 +66,25 @@ def test_the_python_written_field_group_leaves_a_choice_list_to_the_template():
     quick = form["days"]
     assert type(quick) is QuickBoundField
     assert parse_html(quick.as_field_group()) == parse_html(ScheduleForm()["days"].as_field_group())
+
+
+def test_a_field_with_an_error_gets_the_uswds_error_border_and_one_without_does_not(db):
+    from django import forms
+
+    from directory.forms import SearchForm
+
+    class Plain(forms.Form):
+        name = forms.CharField()
+        kind = forms.ChoiceField(choices=[("a", "A")])
+        note = forms.CharField(widget=forms.Textarea)
+
+    form = Plain(data={"name": "", "kind": "z", "note": ""})
+    assert not form.is_valid()
+    for name in ("name", "kind", "note"):
+        assert "usa-input--error" in str(form[name]), name
+    assert "usa-input--error" not in str(Plain()["name"])
+    # The search form's widgets, written in Python, say the same.
+    search = SearchForm(data={"zip": "9999", "age": "200"})
+    assert not search.is_valid()
+    assert "usa-input--error" in str(search["zip"]) and "usa-input--error" in str(search["age"])
+    assert "usa-input--error" not in str(search["q"])

@@ -62,7 +62,7 @@ window.matchMedia("(min-width: 40em)").addEventListener("change", (event) => {
 // one to clear) is patched in place, never swapped: replacing the control a person is typing in
 // blurs it (the browser then fires "change", a second search and history entry) and drops the
 // listeners bound to it. Only the group's error state changes: its classes, the message, and
-// the control's aria attributes; the control itself, its value and the focus stay as they are.
+// the control's class and aria attributes; the control itself, its value and the focus stay as they are.
 // A group whose error is unchanged is left alone, so a message is announced once, not per search.
 const errorOf = (group) =>
   Array.from(group.querySelectorAll(".usa-error-message"), (e) => e.textContent.trim()).join("|");
@@ -91,7 +91,7 @@ document.addEventListener("htmx:oobBeforeSwap", (event) => {
     now.insertBefore(document.importNode(message, true), anchor || null);
   });
   if (control && nextControl) {
-    for (const name of ["aria-invalid", "aria-describedby"]) {
+    for (const name of ["aria-invalid", "aria-describedby", "class"]) {
       if (nextControl.hasAttribute(name)) control.setAttribute(name, nextControl.getAttribute(name));
       else control.removeAttribute(name);
     }
