@@ -367,6 +367,9 @@ class SearchResults:
     need_facets: list[tuple[str, int]] = field(default_factory=list)
     language_facets: list[tuple[str, int]] = field(default_factory=list)
     sort: str = "relevance"
+    # Each word searched with the spellings looked for (corrected_words()): the page says
+    # when a word it did not know was searched as another.
+    spellings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def filtered_services(
@@ -443,6 +446,7 @@ def search_services_orm(params: SearchParams, now: datetime) -> SearchResults:
         num_pages=num_pages,
         need_facets=_need_facets(params, now, tree, variants),
         language_facets=_language_facets(params, now, tree, variants),
+        spellings=variants or {},
         sort=sort,
     )
 
@@ -885,7 +889,8 @@ def search_services_postgresql(params: SearchParams, now: datetime) -> SearchRes
     """The search on PostgreSQL: the words, one statement, then the page's display data."""
     tree = TermTree.load() if params.term is not None else None
     words = words_of(params.q)[:8]
-    tsquery = tsquery_text(words, corrected_words(words)) if words else None
+    spellings = corrected_words(words) if words else {}
+    tsquery = tsquery_text(words, spellings) if words else None
     nearby = None
     if params.origin is not None:
         nearby = services_in_box(bounding_box(params.origin, params.radius))
@@ -919,6 +924,7 @@ def search_services_postgresql(params: SearchParams, now: datetime) -> SearchRes
         need_facets=sorted(facets["need"], key=lambda item: (-item[1], item[0])),
         language_facets=sorted(facets["language"], key=lambda item: (-item[1], item[0])),
         sort=_sort_for(params),
+        spellings=spellings,
     )
 
 

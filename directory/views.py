@@ -35,11 +35,10 @@ from directory.forms import (
     ServiceEditForm,
 )
 from directory.languages import LANGUAGES, language_name
-from directory.models import Language, Service, words_of
+from directory.models import Language, Service
 from directory.search import (
     SearchParams,
     annotate_for_display,
-    corrected_words,
     search_services,
     with_display_data,
 )
@@ -74,7 +73,7 @@ def search(request: HttpRequest) -> HttpResponse:
             "results": results,
             "params": params,
             "cards": cards,
-            "notes": [*_result_notes(form, params), *_spelling_notes(params)],
+            "notes": [*_result_notes(form, params), *_spelling_notes(results.spellings)],
             "no_results": _no_results_message(form, params),
             "patient": patient,
             "language_offer": _language_offer(request, patient, params),
@@ -150,14 +149,12 @@ def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
     return notes
 
 
-def _spelling_notes(params: SearchParams) -> list[str]:
+def _spelling_notes(spellings: dict[str, list[str]]) -> list[str]:
     """A word the directory does not know was searched with its nearest spellings too: say so,
-    so that "ebt" finding "Debt Management" is not a mystery. (The search looked them up a
-    moment ago: corrected_words() answers from the cache.)"""
-    words = words_of(params.q)[:8] if params.q else []
+    so that "ebt" finding "Debt Management" is not a mystery."""
     notes = []
-    for word, spellings in corrected_words(words).items():
-        others = [spelling for spelling in spellings if spelling != word]
+    for word, searched in spellings.items():
+        others = [spelling for spelling in searched if spelling != word]
         if others:
             notes.append(
                 _("“%(word)s” is not a word in the directory, so we also searched for %(others)s.")
