@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from datetime import time
 
 import pytest
 from django.urls import reverse
 
-from tests.factories import PatientFactory, ScheduleFactory, directory_service
+from tests.factories import PatientFactory, directory_service
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
 
 SEARCH = reverse("directory:search")
-
-
-@pytest.fixture
-def pantry(food_bank):
-    service = directory_service(
-        name="Weekly Food Pantry",
-        organization=food_bank,
-        terms=("food.food-pantry",),
-        at=(42.3399, -71.0752),
-        languages=("en", "es"),
-    )
-    ScheduleFactory(service=service, byday="TU,TH", opens_at=time(10), closes_at=time(18))
-    return service
 
 
 def htmx_get(client, user, query):

@@ -12,19 +12,6 @@ from tests.factories import ScheduleFactory, directory_service, member
 pytestmark = pytest.mark.usefixtures("taxonomy")
 
 
-@pytest.fixture
-def pantry(food_bank):
-    service = directory_service(
-        name="Weekly Food Pantry",
-        organization=food_bank,
-        terms=("food.food-pantry",),
-        at=(42.3399, -71.0752),
-        languages=("en", "es"),
-    )
-    ScheduleFactory(service=service, byday="TU,TH", opens_at=time(10), closes_at=time(18))
-    return service
-
-
 def sign_in(client, user):
     client.force_login(user)
     return client
