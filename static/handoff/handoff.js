@@ -32,6 +32,34 @@ document.addEventListener("pointerdown", (event) => {
   if (event.target instanceof HTMLSelectElement) delete event.target.dataset.keyed;
 }, true);
 
+// A form marked data-search-once does not send the search it sent last. Leaving the words box
+// fires "change" for words already searched as they were typed, and Enter typed before the pause
+// is followed by the pause's own search: each one a second request and a second history entry,
+// and when the repeat came back before the next search it was a race with that one. A request
+// that failed may be sent again.
+const formQuery = (form) => new URLSearchParams(new FormData(form)).toString();
+const lastSent = new WeakMap();  // form -> the query it last sent (or was loaded with)
+const lastRequest = new WeakMap();  // form -> that query's request
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-search-once]").forEach((form) => lastSent.set(form, formQuery(form)));
+});
+document.addEventListener("htmx:confirm", (event) => {
+  const form = event.detail.elt;
+  if (!(form instanceof HTMLFormElement) || !("searchOnce" in form.dataset)) return;
+  const query = formQuery(form);
+  if (lastSent.get(form) === query) event.preventDefault();
+  else lastSent.set(form, query);
+});
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const form = event.detail.elt;
+  if (form instanceof HTMLFormElement && "searchOnce" in form.dataset) lastRequest.set(form, event.detail.xhr);
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (!(form instanceof HTMLFormElement) || event.detail.successful) return;
+  if (lastRequest.get(form) === event.detail.xhr) lastSent.delete(form);  // not one replaced by a newer search
+});
+
 // A link marked data-focus-after-swap="SELECTOR" (the pages of search results) brings the view
 // and the focus to that element once its content is in: before, the page stayed scrolled at
 // the bottom with the focus lost on <body>.
