@@ -35,6 +35,7 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -50,6 +51,7 @@ from django.utils import timezone
 from directory.models import (
     SUPPORTED_TIMEZONES,
     Language,
+    Location,
     Organization,
     Phone,
     Schedule,
@@ -439,6 +441,9 @@ def search_services_orm(params: SearchParams, now: datetime) -> SearchResults:
     annotate_for_display(services, now)
     for service in services:
         _set_contacts(service, list(service.phones.all()), list(service.languages.all()))
+        _set_place(
+            service, [sal.location for sal in service.service_at_locations.all()], params.origin
+        )
     return SearchResults(
         services=services,
         total=total,
@@ -493,8 +498,16 @@ def _language_facets(params: SearchParams, now: datetime, tree, variants) -> lis
 
 
 def _with_result_data(qs: QuerySet[Service]) -> QuerySet[Service]:
-    """What a row of the search results shows (templates/directory/search.html)."""
-    return qs.select_related("organization").prefetch_related("phones", "languages", "schedules")
+    """What a row of the search results shows (directory.views._result_cards)."""
+    return qs.select_related("organization").prefetch_related(
+        "phones",
+        "languages",
+        "schedules",
+        Prefetch(
+            "service_at_locations",
+            queryset=ServiceAtLocation.objects.select_related("location").order_by("pk"),
+        ),
+    )
 
 
 def with_display_data(qs: QuerySet[Service], now: datetime) -> QuerySet[Service]:
@@ -522,6 +535,22 @@ def _set_contacts(service: Service, phones: list[Phone], languages: list[Languag
     """What a result row shows besides hours: the first phone and the languages by name."""
     service.first_phone = min(phones, key=lambda phone: phone.pk, default=None)
     service.spoken_languages = languages
+
+
+def _set_place(service: Service, locations: list[Location], origin: Point | None) -> None:
+    """The location a result names, and how many the service has (in the order listed).
+
+    Near somewhere, the one nearest it: the distance the result shows is to that one. With
+    several locations, "2 miles away" alone would leave a person to guess which is meant.
+    """
+    service.location_count = len(locations)
+    located = [loc for loc in locations if loc.latitude is not None and loc.longitude is not None]
+    if origin is not None and located:
+        service.place = min(
+            located, key=lambda loc: haversine_miles(origin, Point(loc.latitude, loc.longitude))
+        )
+    else:
+        service.place = locations[0] if locations else None
 
 
 # --- PostgreSQL: one statement over directory_servicesearch --------------------------------
@@ -826,7 +855,7 @@ SELECT 'language', NULL, code, sum(for_languages)::bigint, NULL, NULL, NULL
 
 
 # What a result card shows (directory.views._result_cards), for the page's rows only: the
-# first phone, the languages and the opening hours.
+# first phone, the languages, the opening hours and the locations.
 RESULT_ROW_JSON = """(SELECT json_build_object(
     'service', json_build_object(
         'id', sv.id, 'hsds_id', sv.hsds_id, 'name', sv.name, 'status', sv.status,
@@ -844,7 +873,13 @@ RESULT_ROW_JSON = """(SELECT json_build_object(
         'opens_at', sc.opens_at, 'closes_at', sc.closes_at, 'timezone', sc.timezone,
         'valid_from', sc.valid_from, 'valid_to', sc.valid_to)
         FROM directory_schedule sc WHERE sc.service_id = sv.id
-        ORDER BY sc.days_mask, sc.opens_at, sc.id))
+        ORDER BY sc.days_mask, sc.opens_at, sc.id),
+    'locations', ARRAY(SELECT json_build_object(
+        'id', l.id, 'name', l.name, 'address_1', l.address_1, 'address_2', l.address_2,
+        'city', l.city, 'state_province', l.state_province, 'postal_code', l.postal_code,
+        'latitude', l.latitude, 'longitude', l.longitude)
+        FROM directory_serviceatlocation sal JOIN directory_location l ON l.id = sal.location_id
+        WHERE sal.service_id = sv.id ORDER BY sal.id))
     FROM directory_service sv JOIN directory_organization o ON o.id = sv.organization_id
    WHERE sv.id = p.service_id)"""
 
@@ -873,7 +908,7 @@ def _json_columns(model, keys: tuple[str, ...]) -> list[tuple[str, Callable]]:
     return [(f.attname, f.to_python) for f in model._meta.concrete_fields if f.attname in keys]
 
 
-def _result_from_json(display: dict, now: datetime, alias: str) -> Service:
+def _result_from_json(display: dict, now: datetime, alias: str, origin: Point | None) -> Service:
     service = _from_json(Service, display["service"], alias)
     service.organization = _from_json(Organization, display["organization"], alias)
     _set_hours(service, [_from_json(Schedule, row, alias) for row in display["schedules"]], now)
@@ -882,6 +917,7 @@ def _result_from_json(display: dict, now: datetime, alias: str) -> Service:
         [_from_json(Phone, row, alias) for row in display["phones"]],
         [_from_json(Language, row, alias) for row in display["languages"]],
     )
+    _set_place(service, [_from_json(Location, row, alias) for row in display["locations"]], origin)
     return service
 
 
@@ -909,7 +945,7 @@ def search_services_postgresql(params: SearchParams, now: datetime) -> SearchRes
     for row in sorted((row for row in rows if row[0] == "page"), key=lambda row: row[3]):
         _kind, _service_id, _code, _n, distance, rank, display = row
         if display is not None:  # None: deleted since the statement ran
-            service = _result_from_json(display, now, alias)
+            service = _result_from_json(display, now, alias, params.origin)
             service.distance, service.rank = distance, rank
             services.append(service)
     facets: dict[str, list[tuple[str, int]]] = {"need": [], "language": []}

@@ -227,6 +227,7 @@ def _result_cards(
     capacity_label = esc(_("Capacity:"))
     no_referrals = " · " + esc(_("Does not take referrals through Handoff"))
     miles_away = _("%(miles)s miles away")
+    address_label = esc(_("Address:"))
     refer_to = _('Refer<span class="usa-sr-only"> to %(name)s</span>')
     cards = []
     for service in services:
@@ -235,6 +236,24 @@ def _result_cards(
             # Rounded as |floatformat:1 rounds elsewhere; number_format alone cuts 0.28 to 0.2.
             miles = miles_away % {"miles": formats.number_format(round(service.distance, 1), 1)}
             facts.append(f'<li data-testid="distance">{esc(miles)}</li>')
+        where = service.place and (service.place.one_line_address or service.place.name)
+        if where:
+            count = service.location_count
+            if count < 2:
+                label = address_label
+            elif service.distance is not None:  # the distance is to this one
+                label = esc(
+                    ngettext(
+                        "Nearest of %(count)s location:", "Nearest of %(count)s locations:", count
+                    )
+                    % {"count": count}
+                )
+            else:
+                label = esc(
+                    ngettext("One of %(count)s location:", "One of %(count)s locations:", count)
+                    % {"count": count}
+                )
+            facts.append(f'<li data-testid="place">{label} {esc(where)}</li>')
         if service.todays_hours:
             spans = ", ".join(
                 all_day if s.all_day else f"{time_text(s.opens_at)}–{time_text(s.closes_at)}"

@@ -99,6 +99,7 @@ def test_the_search_page_in_spanish_has_no_english_left(client, referrer, pantry
             "Idiomas: Inglés, Español, Criollo haitiano",
             "Cupo: Lista de espera",
             "Cupo: Acepta nuevos clientes",
+            "Dirección: 1 Main St, Boston, MA 02118",
             "Página 1 de 2",
             "Siguiente",
             "Cambiar el idioma",
@@ -111,6 +112,7 @@ def test_the_search_page_in_spanish_has_no_english_left(client, referrer, pantry
             "Closed",
             "Today:",
             "Languages:",
+            "Address:",
             "English",
             "Haitian Creole",
             "Somali",
@@ -136,6 +138,7 @@ def test_the_search_page_in_spanish_says_no_results_and_distance_in_spanish(
     )
 
     assert "a 0,3 millas" in near
+    assert "Dirección: 1 Main St, Boston, MA 02118" in near
     assert (
         "No hay servicios a menos de 10 millas del código postal 02118. "
         "Pruebe con una distancia mayor o con menos filtros." in none
@@ -173,6 +176,7 @@ def test_the_service_page_in_spanish_has_no_english_left(client, referrer, pantr
             "Closed",
             "Monday",
             "Languages:",
+            "Address:",
             "English",
             "AM",
             "Promises",

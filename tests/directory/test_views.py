@@ -174,9 +174,10 @@ def test_search_page_runs_a_bounded_number_of_queries(
     sign_in(client, referrer)
 
     # SQLite: session, user, memberships, the form's terms, the word spellings (once), count,
-    # page, three prefetches, two facets, the unread badge, and the first request's session
-    # save (the current organization: savepoint, update, release).
-    with django_assert_max_num_queries(16):
+    # page, four prefetches (phones, languages, hours, locations), two facets, the unread
+    # badge, and the first request's session save (the current organization: savepoint,
+    # update, release).
+    with django_assert_max_num_queries(17):
         response = client.get(
             reverse("directory:search"),
             {
@@ -780,3 +781,53 @@ def test_the_search_form_keeps_the_list_of_service_types_until_a_term_changes(
     pantry = TaxonomyTerm.objects.get(vocabulary="handoff", code="food.food-pantry")
     pantry.delete()
     assert str(pantry.pk) not in dict(SearchForm().fields["term"].choices)
+
+
+def test_a_result_names_the_location_its_distance_is_to(client, referrer, food_bank):
+    """Near a ZIP the card names the nearest of a service's locations (the distance shown is
+    to it); without a place, the first listed; one location is simply its address."""
+    from directory.models import ServiceAtLocation
+    from tests.factories import LocationFactory
+
+    two = directory_service(
+        name="Two Door Pantry", organization=food_bank, terms=("food.food-pantry",)
+    )
+    far = LocationFactory(
+        organization=food_bank,
+        address_1="99 Far Rd",
+        city="Newton",
+        latitude=42.40,
+        longitude=-71.20,
+    )
+    near = LocationFactory(
+        organization=food_bank,
+        address_1="5 Near St",
+        city="Boston",
+        latitude=42.34,
+        longitude=-71.07,
+    )
+    ServiceAtLocation.objects.create(service=two, location=far)
+    ServiceAtLocation.objects.create(service=two, location=near)
+    directory_service(
+        name="One Door Pantry",
+        organization=food_bank,
+        terms=("food.food-pantry",),
+        at=(42.35, -71.06),
+    )
+    sign_in(client, referrer)
+
+    def card(params, name):
+        page = client.get(reverse("directory:search"), params).content.decode()
+        start = page.index(name)
+        return page[start : page.index("</li>\n          </ul>", start)]
+
+    near_card = card({"zip": "02118", "radius": "10"}, "Two Door Pantry")
+    assert "0.3 miles away" in near_card
+    assert (
+        'data-testid="place">Nearest of 2 locations: 5 Near St, Boston, MA 02118</li>' in near_card
+    )
+    anywhere = card({"q": "door"}, "Two Door Pantry")
+    assert 'data-testid="place">One of 2 locations: 99 Far Rd, Newton, MA 02118</li>' in anywhere
+    assert "miles away" not in anywhere
+    one = card({"zip": "02118", "radius": "10"}, "One Door Pantry")
+    assert 'data-testid="place">Address: 1 Main St, Boston, MA 02118</li>' in one
