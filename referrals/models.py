@@ -379,9 +379,13 @@ class Referral(models.Model):
         outcome: str = "",
         outcome_provided: str = "",
         outcome_date=None,
+        data: dict | None = None,
         now=None,
     ) -> ReferralEvent:
         """Make transition ``name`` as ``by`` acting for ``organization``.
+
+        ``data`` is kept on the event (the timeline shows what it holds: for a send to a
+        service that said it was not accepting, that the sender checked with it first).
 
         Raises TransitionError (with a message for the person) and changes nothing when the
         transition is not allowed now, for this side, or lacks its reason or outcome.
@@ -447,6 +451,7 @@ class Referral(models.Model):
                 to_status=target,
                 reason=locked.status_reason if transition.needs_reason else "",
                 text=reason_text.strip() if transition.needs_reason else "",
+                data=data or {},
                 created_at=now,
             )
             # Receivers write what must be written in this same transaction (the FHIR outbox)

@@ -696,7 +696,11 @@ def _save_referral(request, *, form, consent_form, consent, patient, service, dr
                 Need.objects.filter(patient=patient, category=data["need_category"]).active()
             )
             if send:
-                referral.apply("send", by=request.user, organization=organization)
+                # A service that said it was not accepting: the sender ticked that they asked it.
+                checked = (
+                    {"checked_with_service": True} if data.get("checked_with_service") else None
+                )
+                referral.apply("send", by=request.user, organization=organization, data=checked)
     except TransitionError as error:
         messages.error(request, str(error))
         return None

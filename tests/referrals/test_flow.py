@@ -205,7 +205,16 @@ def test_sending_to_a_service_not_accepting_clients_needs_the_tick_and_saves_not
     response = client.post(reverse("referrals:new"), {**data, "checked_with_service": "on"})
 
     assert response.status_code == 302
-    assert Referral.objects.get().status == Status.REQUESTED
+    referral = Referral.objects.get()
+    assert referral.status == Status.REQUESTED
+    # The tick is kept with the send, and both sides read it in the timeline.
+    sent = referral.events.get(to_status=Status.REQUESTED)
+    assert sent.data == {"checked_with_service": True}
+    timeline = client.get(response.url).content.decode()
+    assert (
+        "The service had said it was not taking new clients. The sender checked with the service"
+        " before sending." in timeline
+    )
 
 
 @pytest.mark.parametrize("capacity", ["waitlist", "not_accepting"])
@@ -227,6 +236,8 @@ def test_a_draft_to_a_full_service_saves_without_the_tick_and_a_waitlist_sends_w
         assert response.status_code == 302
         draft.refresh_from_db()
         assert draft.status == Status.REQUESTED
+        assert draft.events.get(to_status=Status.REQUESTED).data == {}  # nothing to check
+        assert 'data-testid="checked-with-service"' not in client.get(response.url).content.decode()
 
 
 def test_a_draft_can_be_saved_without_consent_but_not_sent(client, referrer, patient, service):
