@@ -732,6 +732,8 @@ def reroute(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("This referral cannot be sent elsewhere now."))
         return _back_to(referral)
     patient = referral.patient
+    # Sent on at once, without the call a full service needs first (new referrals ask for a
+    # tick): only services taking new clients, the waitlisted ones saying so.
     suggestions = [
         s
         for s in services_for_need(
@@ -740,7 +742,9 @@ def reroute(request: HttpRequest, pk: int) -> HttpResponse:
             language=referral.language or None,
             limit=8,
         )
-        if s.pk != referral.service_id and s.accepts_referrals
+        if s.pk != referral.service_id
+        and s.accepts_referrals
+        and s.capacity != Service.Capacity.NOT_ACCEPTING
     ]
     old_consent = referral.consent
     initial = _consent_initial()
@@ -765,6 +769,10 @@ def reroute(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if service is None or service.pk == referral.service_id:
             error = _("Choose one of the services.")
+        elif service.capacity == Service.Capacity.NOT_ACCEPTING:
+            error = _("%(service)s is not taking new clients now. Choose another service.") % {
+                "service": service.name
+            }
         elif consent_form.is_valid() or _active_consent(patient, service.organization):
             new_referral = _reroute(request, referral, service, consent_form)
             if new_referral is not None:

@@ -473,6 +473,8 @@ def test_decline_needs_a_reason_then_referrer_reroutes_in_one_step(
     other = directory_service(
         name="Westside Pantry", terms=("food.food-pantry",), at=(42.34, -71.08)
     )
+    full = directory_service(name="Full Pantry", terms=("food.food-pantry",), at=(42.34, -71.08))
+    _set_capacity(full, "not_accepting", by=staff)
     client.force_login(staff)
     client.post(reverse("referrals:act", args=[sent.pk, "reject"]), {})
     sent.refresh_from_db()
@@ -487,6 +489,15 @@ def test_decline_needs_a_reason_then_referrer_reroutes_in_one_step(
     assert page.context["reroute_url"]
     choices = client.get(reverse("referrals:reroute", args=[sent.pk])).context["suggestions"]
     assert other in choices and sent.service not in choices
+    assert full not in choices  # sent on at once: never to a service not taking new clients
+    refused = client.post(
+        reverse("referrals:reroute", args=[sent.pk]), {"service": full.pk, **_consent_post()}
+    )
+    assert refused.status_code == 200
+    assert "Full Pantry is not taking new clients now. Choose another service." in (
+        refused.content.decode()
+    )
+    assert not Referral.objects.filter(rerouted_from=sent).exists()
     response = client.post(
         reverse("referrals:reroute", args=[sent.pk]), {"service": other.pk, **_consent_post()}
     )
