@@ -32,7 +32,7 @@ from directory.models import (
     words_of,
 )
 from directory.search import deferred_search_rows
-from directory.taxonomy import TermTree, load_taxonomy
+from directory.taxonomy import TermTree, load_taxonomy, need_search_names
 
 METRO_ZIP_PREFIXES = ("021", "022", "024", "019")  # Boston, its inner suburbs, the North Shore
 METRO_STATE = "MA"
@@ -225,7 +225,7 @@ def generate_directory(
         lexicon: set[str] = set()
         for start in range(0, services, batch_size):
             batch = []
-            extras = []  # per service: (terms, hours, languages, locations)
+            extras = []  # per service: (terms, needs, hours, languages, locations)
             for i in range(start, min(services, start + batch_size)):
                 org = orgs[i % n_orgs]
                 term_pk, term_name, term_code, term_description = rng.choice(
@@ -247,6 +247,7 @@ def generate_directory(
                 description = f"{term_name} for residents of greater Boston. " + (
                     term_description or f"Part of {org.name}'s work."
                 )
+                met = tree.needs_for_terms(pk for pk, _ in service_terms)
                 capacity = rng.choices(
                     [
                         Service.Capacity.ACCEPTING,
@@ -276,6 +277,7 @@ def generate_directory(
                         org.name,
                         tree.indexed_names(pk for pk, _ in service_terms),
                         description,
+                        need_search_names(met),
                     ),
                 )
                 lexicon.update(words_of(service.search_document))
@@ -286,7 +288,7 @@ def generate_directory(
                     (c, n) for c, n, w in LANGUAGE_WEIGHTS if rng.random() < w
                 ]
                 batch.append(service)
-                extras.append((service_terms, hours, languages, at))
+                extras.append((service_terms, met, hours, languages, at))
             Service.objects.bulk_create(batch)
             rows_terms, rows_needs, rows_sal, rows_hours, rows_langs, rows_phones = (
                 [],
@@ -296,14 +298,16 @@ def generate_directory(
                 [],
                 [],
             )
-            for service, (service_terms, hours, languages, at) in zip(batch, extras, strict=True):
+            for service, (service_terms, met, hours, languages, at) in zip(
+                batch, extras, strict=True
+            ):
                 for term_pk, _name in service_terms:
                     rows_terms.append(
                         ServiceTaxonomy(
                             hsds_id=_uuid(rng), service=service, taxonomy_term_id=term_pk
                         )
                     )
-                for code in tree.needs_for_terms(pk for pk, _ in service_terms):
+                for code in met:
                     rows_needs.append(ServiceNeed(service=service, category=code))
                 for location in at:
                     rows_sal.append(

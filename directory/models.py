@@ -710,22 +710,30 @@ def words_of(text: str) -> list[str]:
 
 
 def search_text(
-    name: str, alternate_name: str, organization_name: str, term_names, description: str
+    name: str,
+    alternate_name: str,
+    organization_name: str,
+    term_names,
+    description: str,
+    need_names=(),
 ) -> str:
     """The words a service is found by: its names, its organization's, its terms' (with their
-    ancestors', TermTree.indexed_names) and its description."""
-    return " ".join([name, alternate_name, organization_name, *term_names, description])
+    ancestors', TermTree.indexed_names), the needs they meet (taxonomy.need_search_names) and
+    its description."""
+    return " ".join(
+        [name, alternate_name, organization_name, *term_names, *need_names, description]
+    )
 
 
 def refresh_search_documents(services: models.QuerySet[Service], *, batch_size: int = 1000) -> None:
     """Rebuild search_document, the derived ServiceNeed rows and the word lexicon."""
-    from directory.taxonomy import TermTree
+    from directory.taxonomy import TermTree, need_search_names
 
     tree = TermTree.load()
     all_ids = list(services.order_by().values_list("pk", flat=True))
     # Batches keep every IN list under SQLite's limit on query parameters.
     for start in range(0, len(all_ids), batch_size):
-        _refresh_batch(all_ids[start : start + batch_size], tree)
+        _refresh_batch(all_ids[start : start + batch_size], tree, need_search_names)
 
 
 def services_under_terms(term_ids: Iterable[int]) -> models.QuerySet[Service]:
@@ -738,7 +746,7 @@ def services_under_terms(term_ids: Iterable[int]) -> models.QuerySet[Service]:
     )
 
 
-def _refresh_batch(ids: list[int], tree) -> None:
+def _refresh_batch(ids: list[int], tree, need_search_names) -> None:
     terms_by_service: dict[int, list[int]] = {}
     # In the order the terms were linked, whatever plan the database picks: the document
     # (and so each word's position in the search vector) is the same on every rebuild.
@@ -755,20 +763,19 @@ def _refresh_batch(ids: list[int], tree) -> None:
         .only("pk", "name", "alternate_name", "description", "organization__name")
     ):
         terms = terms_by_service.get(service.pk, [])
+        met = tree.needs_for_terms(terms)
         text = search_text(
             service.name,
             service.alternate_name,
             service.organization.name,
             tree.indexed_names(terms),
             service.description,
+            need_search_names(met),
         )
         lexicon.update(words_of(text))
         service.search_document = text
         changed.append(service)
-        needs.extend(
-            ServiceNeed(service_id=service.pk, category=code)
-            for code in tree.needs_for_terms(terms)
-        )
+        needs.extend(ServiceNeed(service_id=service.pk, category=code) for code in met)
     Service.objects.bulk_update(changed, ["search_document"])
     ServiceNeed.objects.filter(service_id__in=ids).delete()
     ServiceNeed.objects.bulk_create(needs)

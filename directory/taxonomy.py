@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.cache import cache as django_cache
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -43,6 +44,31 @@ NEED_NAMES = {
     "protective-factor": _("Protective factors"),
     "sdoh-category-unspecified": _("Other social needs"),
 }
+
+
+# Words of a category's code that name no need by themselves ("veteran-status").
+_CODE_FILLER = frozenset({"status", "sdoh", "category", "unspecified"})
+
+
+@cache
+def _need_search_words() -> dict[str, str]:
+    """Each need's name here, then the words of its code that the name lacks."""
+    words = {}
+    with translation.override("en"):  # the directory's words are English, whoever builds them
+        for code, label in NEED_NAMES.items():
+            name = str(label)
+            said = set(name.lower().split())
+            more = [w for w in code.split("-") if w not in _CODE_FILLER and w not in said]
+            words[code] = " ".join([name, *more])
+    return words
+
+
+def need_search_names(codes: Iterable[str]) -> list[str]:
+    """What a service meeting these needs is also found by, in code order: each need's name
+    here ("Utilities") and the clinic's, the SDOH category's ("utility insecurity"), so the
+    words of a screening result or an EHR's problem list find the services that meet it."""
+    words = _need_search_words()
+    return [words[code] for code in sorted(codes) if code in words]
 
 
 @cache

@@ -324,6 +324,52 @@ def test_inactive_services_are_never_found():
     assert search_services(SearchParams()).total == 0
 
 
+MIGRATION_0012 = importlib.import_module("directory.migrations.0012_search_documents_with_needs")
+
+
+@pytest.mark.parametrize(
+    "words, need",
+    [
+        ("food insecurity", "food-insecurity"),
+        ("housing instability", "housing-instability"),
+        ("utility insecurity", "utility-insecurity"),
+        ("financial insecurity", "financial-insecurity"),
+        ("transportation insecurity", "transportation-insecurity"),
+        ("intimate partner violence", "intimate-partner-violence"),
+    ],
+)
+def test_the_words_of_a_need_find_the_services_meeting_it(words, need):
+    """A screening result's or an EHR's words for a need ("food insecurity") find its services
+    (before, no document held "insecurity", and the search found nothing)."""
+    from directory.taxonomy import TermTree
+
+    tree = TermTree.load()
+    code = next(c for c in sorted(tree.id_of) if tree.terms_for_need(need) >= {tree.id_of[c]})
+    directory_service(name="Meets it", terms=(code,))
+    directory_service(name="Bicycle Repair Cafe")
+
+    assert names(search_services(SearchParams(q=words))) == ["Meets it"]
+
+
+def test_migration_0012_adds_the_needs_to_older_documents_as_a_rebuild_would():
+    from django.apps import apps
+
+    directory_service(name="Corner Market", terms=("food.food-pantry",))
+    directory_service(name="Eye Exams")
+    rebuilt = dict(Service.objects.values_list("pk", "search_document"))
+    assert "Food insecurity" in " ".join(rebuilt.values())
+    for pk, document in rebuilt.items():  # as written before 0012
+        Service.objects.filter(pk=pk).update(
+            search_document=document.replace(" Food insecurity", "")
+        )
+    assert search_services(SearchParams(q="food insecurity")).total == 0
+
+    MIGRATION_0012.forward(apps, None)
+
+    assert dict(Service.objects.values_list("pk", "search_document")) == rebuilt
+    assert names(search_services(SearchParams(q="food insecurity"))) == ["Corner Market"]
+
+
 def test_migration_0010_rewrites_older_documents_as_a_rebuild_would():
     from django.apps import apps
 
@@ -339,9 +385,10 @@ def test_migration_0010_rewrites_older_documents_as_a_rebuild_would():
     assert search_services(SearchParams(q="food")).total == 0
 
     migration.forward(apps, None)
+    assert names(search_services(SearchParams(q="food"))) == ["Corner Market"]
+    MIGRATION_0012.forward(apps, None)  # then the needs' names, as migrating does
 
     assert dict(Service.objects.values_list("pk", "search_document")) == rebuilt
-    assert names(search_services(SearchParams(q="food"))) == ["Corner Market"]
 
 
 def test_migration_0011_names_the_transit_branch_transportation_and_rewrites_its_services():
@@ -361,9 +408,14 @@ def test_migration_0011_names_the_transit_branch_transportation_and_rewrites_its
     rebuilt = dict(Service.objects.values_list("pk", "search_document"))
     TaxonomyTerm.objects.filter(pk=top.pk).update(name="Transit")  # as shipped before
     refresh_search_documents(Service.objects.all())
+    for pk, document in Service.objects.values_list("pk", "search_document"):  # before 0012
+        Service.objects.filter(pk=pk).update(
+            search_document=document.replace(" Transportation insecurity", "")
+        )
     assert names(search_services(SearchParams(q="transportation"))) == ["Rides to Appointments"]
 
     migration.forward(apps, None)
+    MIGRATION_0012.forward(apps, None)
 
     top.refresh_from_db()
     assert top.name == "Transportation"
