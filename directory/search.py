@@ -538,11 +538,13 @@ def _set_contacts(service: Service, phones: list[Phone], languages: list[Languag
 
 
 def _set_place(service: Service, locations: list[Location], origin: Point | None) -> None:
-    """The location a result names, and how many the service has (in the order listed).
+    """The place a result names, and how many the service has (in the order listed).
 
-    Near somewhere, the one nearest it: the distance the result shows is to that one. With
-    several locations, "2 miles away" alone would leave a person to guess which is meant.
+    Places a person can go to: not a postal (mailing) or virtual location. Near somewhere,
+    the one nearest it: the distance the result shows is to that one. With several places,
+    "2 miles away" alone would leave a person to guess which is meant.
     """
+    locations = [loc for loc in locations if loc.location_type == Location.Type.PHYSICAL]
     service.location_count = len(locations)
     located = [loc for loc in locations if loc.latitude is not None and loc.longitude is not None]
     if origin is not None and located:
@@ -875,7 +877,8 @@ RESULT_ROW_JSON = """(SELECT json_build_object(
         FROM directory_schedule sc WHERE sc.service_id = sv.id
         ORDER BY sc.days_mask, sc.opens_at, sc.id),
     'locations', ARRAY(SELECT json_build_object(
-        'id', l.id, 'name', l.name, 'address_1', l.address_1, 'address_2', l.address_2,
+        'id', l.id, 'location_type', l.location_type, 'name', l.name,
+        'address_1', l.address_1, 'address_2', l.address_2,
         'city', l.city, 'state_province', l.state_province, 'postal_code', l.postal_code,
         'latitude', l.latitude, 'longitude', l.longitude)
         FROM directory_serviceatlocation sal JOIN directory_location l ON l.id = sal.location_id

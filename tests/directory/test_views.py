@@ -808,12 +808,20 @@ def test_a_result_names_the_location_its_distance_is_to(client, referrer, food_b
     )
     ServiceAtLocation.objects.create(service=two, location=far)
     ServiceAtLocation.objects.create(service=two, location=near)
-    directory_service(
+    one_door = directory_service(
         name="One Door Pantry",
         organization=food_bank,
         terms=("food.food-pantry",),
         at=(42.35, -71.06),
     )
+    # A mailing address and a website are no places to go: not counted, never named.
+    for kind, address in (("postal", "PO Box 12"), ("virtual", "")):
+        ServiceAtLocation.objects.create(
+            service=one_door,
+            location=LocationFactory(
+                organization=food_bank, location_type=kind, address_1=address, latitude=None
+            ),
+        )
     sign_in(client, referrer)
 
     def card(params, name):
