@@ -95,10 +95,16 @@ def _after_commit(notification_ids: list[int]) -> None:
 
     if notification_ids:
         email_notifications.enqueue(notification_ids)
-    for user_id in set(
-        Notification.objects.filter(pk__in=notification_ids).values_list("user_id", flat=True)
-    ):
-        publish_unread_count(user_id)
+    readers = (
+        Notification.objects.filter(pk__in=notification_ids)
+        .values_list("user_id", "user__preferred_language")
+        .distinct()
+    )
+    for user_id, language in readers:
+        # Pushed to someone else's open pages: their language, not the one of the request
+        # that made the change.
+        with translation.override(language or settings.LANGUAGE_CODE):
+            publish_unread_count(user_id)
 
 
 def publish_unread_count(user_id: int) -> None:
