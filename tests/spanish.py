@@ -29,8 +29,10 @@ def text_of(html: str) -> str:
 
 
 def assert_spanish(text: str, spanish: list[str], english: list[str]) -> None:
-    assert [s for s in spanish if s not in text] == []
-    assert [e for e in english if e in text] == []
+    missing = [s for s in spanish if s not in text]
+    left = [e for e in english if e in text]
+    # (pytest does not explain asserts outside test modules: say what failed, and the page.)
+    assert not missing and not left, f"Missing: {missing}\nEnglish left: {left}\nPage: {text}"
 
 
 def msgids_of(template: Path) -> set[str | tuple[str, int]]:

@@ -50,3 +50,11 @@ def test_dates_in_figures_are_month_first_in_both_languages():
     assert page.render(Context({"when": WHEN})) == "03/05/2026 03/05/2026 10:30 AM"
     with translation.override("es"):  # not Django's Spanish "05/03/2026"
         assert page.render(Context({"when": WHEN})) == "03/05/2026 03/05/2026 10:30"
+
+
+def test_a_moment_to_act_by_in_spanish_reads_as_spanish_says_it():
+    from django.utils import translation
+
+    with translation.override("es"):
+        html = Template("{% load handoff %}{{ when|day_and_time }}").render(Context({"when": WHEN}))
+    assert html == "Jueves, 5 de marzo de 2026 a las 10:30"
