@@ -417,3 +417,46 @@ def test_a_referral_to_a_service_not_taking_clients_warns_and_sends_once_ticked(
     page.get_by_role("button", name="Send referral").click()
     expect(_status(page)).to_have_text("Sent")
     assert Referral.objects.get().service == pantry
+
+
+def test_a_food_bank_working_in_spanish_and_a_referrer_in_english_each_read_their_own(
+    new_page, live_url, cast
+):
+    """Both sides on one referral, one page in Spanish and one in English: each change shows
+    live on both, each in its reader's language; the Spanish pages pass axe with lang="es"."""
+    sent = referral(cast["patient"], cast["pantry"], cast["referrer"])
+    referrer_page, staff_page = new_page(), new_page()
+    sign_in(referrer_page, live_url, cast["referrer"].email)
+    referrer_page.goto(f"{live_url}/referrals/{sent.pk}/")
+    wait_for_live(referrer_page)
+
+    sign_in(staff_page, live_url, cast["staff"].email)
+    staff_page.get_by_label("Language", exact=True).select_option("es")
+    staff_page.get_by_role("button", name="Change language").click()
+    expect(staff_page.locator("html")).to_have_attribute("lang", "es")
+    staff_page.get_by_role("link", name="Bandeja de entrada", exact=True).click()
+    expect(staff_page.get_by_role("heading", level=1)).to_have_text(
+        "Bandeja de entrada de referidos"
+    )
+    expect(staff_page.get_by_test_id("tab-new")).to_contain_text("Nuevos")
+    expect(staff_page.get_by_test_id("inbox-row")).to_contain_text("Enviado")
+    assert_accessible(staff_page)
+
+    staff_page.get_by_role("link", name="Rosa Díaz").click()
+    expect(_status(staff_page)).to_have_text("Visto")
+    expect(_status(referrer_page)).to_have_text("Seen")
+    wait_for_live(staff_page)
+    staff_page.get_by_role("button", name="Aceptar", exact=True).click()
+    expect(_status(staff_page)).to_have_text("Aceptado")
+    expect(_status(referrer_page)).to_have_text("Accepted")
+    staff_page.get_by_label(re.compile(r"^Paso actual")).select_option("waitlisted")
+    staff_page.get_by_role("button", name="Actualizar el paso").click()
+    expect(staff_page.get_by_test_id("step")).to_contain_text("Paso: En lista de espera")
+    expect(referrer_page.get_by_test_id("step")).to_contain_text("Step: Waitlisted")
+    expect(staff_page.get_by_test_id("timeline")).to_contain_text("En lista de espera")
+    for english in ("Status", "Accepted", "Timeline", "Warm handoff", "Waitlisted"):
+        expect(staff_page.locator("main")).not_to_contain_text(english)
+    # The notifications pushed to the referrer's page are in the referrer's language.
+    expect(referrer_page.get_by_test_id("nav-unread")).to_contain_text("unread")
+    expect(staff_page.locator("html")).to_have_attribute("lang", "es")
+    assert_accessible(staff_page)

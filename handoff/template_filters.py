@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
@@ -23,6 +23,19 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if now - value < timedelta(minutes=1):
         return _("just now")
     return _("%(time)s ago") % {"time": timesince(value, now)}
+
+
+@register.filter(expects_localtime=True)
+def day_and_time(value: datetime | None) -> str:
+    """A moment someone must act by or turn up at, with its weekday, in the page's language:
+    "Thursday, March 5, 2026, 10:30 AM", "jueves, 5 de marzo de 2026 a las 10:30"."""
+    if not value:
+        return ""
+    return _("%(weekday)s, %(date)s, %(time)s") % {
+        "weekday": formats.date_format(value, "l"),
+        "date": formats.date_format(value, "DATE_FORMAT"),
+        "time": formats.time_format(value, "TIME_FORMAT"),
+    }
 
 
 @register.inclusion_tag("forms/_error_summary.html")

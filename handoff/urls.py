@@ -17,6 +17,6 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("ehr/", include("interop.urls")),
     path("fhir/", include("interop.api_urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from referrals.business_days import add_business_days
@@ -559,6 +559,10 @@ class Referral(models.Model):
                 )
             if locked.status not in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD):
                 raise TransitionError(_("Accept the referral first."))
+            # The stored words are for the audit log and other systems: one language, whoever
+            # set the step. The timeline names the step from its code, in the reader's.
+            with translation.override(settings.LANGUAGE_CODE):
+                step_text = str(BusinessStatus(step).label)
             locked.business_status = step
             locked.intake_at = intake_at if step == BusinessStatus.INTAKE_BOOKED else None
             locked.version += 1
@@ -568,7 +572,7 @@ class Referral(models.Model):
                 kind=ReferralEvent.Kind.STEP,
                 actor=by,
                 actor_organization=organization,
-                text=BusinessStatus(step).label,
+                text=step_text,
                 data={"step": step, "intake_at": intake_at.isoformat() if intake_at else None},
             )
             signals.referral_changed.send(sender=Referral, referral=locked, event=event)
@@ -611,6 +615,13 @@ class ReferralEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on referral {self.referral_id}"
+
+    @property
+    def step_label(self) -> str:
+        """For a step event: the step, named in the reader's language (``text`` is stored in
+        the portal's default language)."""
+        step = (self.data or {}).get("step")
+        return _choice_label(BusinessStatus, step) if step else self.text
 
     @property
     def intake_at(self) -> datetime | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -66,14 +68,22 @@ def describe(referral: Referral, event: ReferralEvent) -> str:
 def notify(referral: Referral, event: ReferralEvent) -> list[Notification]:
     """Write the in-app notifications for ``event`` and, after commit, email and push them."""
     kind, people = recipients_for(referral, event)
-    text = describe(referral, event)
+    texts: dict[str, str] = {}
     seen: set[int] = set()
     created = []
     for person in people:
         if person.pk in seen or person.pk == event.actor_id:
             continue
         seen.add(person.pk)
-        created.append(Notification(user=person, referral=referral, kind=kind, text=text[:300]))
+        # Stored and read later, emailed too: in the reader's language, never the language of
+        # whoever made the change.
+        language = person.preferred_language or settings.LANGUAGE_CODE
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = describe(referral, event)
+        created.append(
+            Notification(user=person, referral=referral, kind=kind, text=texts[language][:300])
+        )
     Notification.objects.bulk_create(created)
     ids = [n.pk for n in created]
     transaction.on_commit(lambda: _after_commit(ids))
@@ -85,10 +95,16 @@ def _after_commit(notification_ids: list[int]) -> None:
 
     if notification_ids:
         email_notifications.enqueue(notification_ids)
-    for user_id in set(
-        Notification.objects.filter(pk__in=notification_ids).values_list("user_id", flat=True)
-    ):
-        publish_unread_count(user_id)
+    readers = (
+        Notification.objects.filter(pk__in=notification_ids)
+        .values_list("user_id", "user__preferred_language")
+        .distinct()
+    )
+    for user_id, language in readers:
+        # Pushed to someone else's open pages: their language, not the one of the request
+        # that made the change.
+        with translation.override(language or settings.LANGUAGE_CODE):
+            publish_unread_count(user_id)
 
 
 def publish_unread_count(user_id: int) -> None:

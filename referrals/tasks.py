@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django_tasks import task
 
 logger = logging.getLogger(__name__)
@@ -29,9 +31,13 @@ def email_notifications(notification_ids: list[int]) -> int:
     ).select_related("user", "referral"):
         if not wants_email(notification.user, notification.kind):
             continue
+        # The language the notification was written in (notify: the reader's).
+        with translation.override(notification.user.preferred_language or settings.LANGUAGE_CODE):
+            subject = _("Handoff: %(text)s") % {"text": notification.text}
+            body = _("%(text)s\n\nOpen Handoff to see the referral.") % {"text": notification.text}
         send_mail(
-            subject=f"Handoff: {notification.text}"[:150],
-            message=f"{notification.text}\n\nOpen Handoff to see the referral.",
+            subject=subject[:150],
+            message=body,
             from_email=None,
             recipient_list=[notification.user.email],
         )

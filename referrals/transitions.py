@@ -11,19 +11,22 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    REQUESTED = "requested", _("Sent")
-    RECEIVED = "received", _("Seen")
-    ACCEPTED = "accepted", _("Accepted")
-    IN_PROGRESS = "in-progress", _("In progress")
-    ON_HOLD = "on-hold", _("On hold")
-    COMPLETED = "completed", _("Completed")
-    REJECTED = "rejected", _("Declined")
-    CANCELLED = "cancelled", _("Cancelled")
-    FAILED = "failed", _("Could not be completed")
+    # In context: Spanish names a referral's status in the masculine ("Completado"), where a
+    # screening's "Completed" is "Completada".
+    DRAFT = "draft", pgettext_lazy("referral status", "Draft")
+    REQUESTED = "requested", pgettext_lazy("referral status", "Sent")
+    RECEIVED = "received", pgettext_lazy("referral status", "Seen")
+    ACCEPTED = "accepted", pgettext_lazy("referral status", "Accepted")
+    IN_PROGRESS = "in-progress", pgettext_lazy("referral status", "In progress")
+    ON_HOLD = "on-hold", pgettext_lazy("referral status", "On hold")
+    COMPLETED = "completed", pgettext_lazy("referral status", "Completed")
+    REJECTED = "rejected", pgettext_lazy("referral status", "Declined")
+    CANCELLED = "cancelled", pgettext_lazy("referral status", "Cancelled")
+    FAILED = "failed", pgettext_lazy("referral status", "Could not be completed")
 
 
 class Side(models.TextChoices):

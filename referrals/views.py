@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Q
@@ -10,9 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -43,11 +44,19 @@ from referrals.transitions import (
 REFERRING_ROLES = (Role.REFERRER, Role.ORG_ADMIN)
 RECEIVING_ROLES = (Role.CBO_STAFF, Role.ORG_ADMIN)
 
+# Lazy labels: this runs once, at import, in no request's language. A tab names the
+# referrals it lists (Spanish: "Nuevos", plural), not one referral's status.
 INBOX_TABS = {  # tab: (label, the statuses it shows; None: overdue, computed from due dates)
-    "new": (_("New"), (Status.REQUESTED, Status.RECEIVED)),
-    "active": (_("In progress"), (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD)),
-    "overdue": (_("Overdue"), None),
-    "closed": (_("Closed"), (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED)),
+    "new": (pgettext_lazy("inbox tab", "New"), (Status.REQUESTED, Status.RECEIVED)),
+    "active": (
+        pgettext_lazy("inbox tab", "In progress"),
+        (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD),
+    ),
+    "overdue": (pgettext_lazy("inbox tab", "Overdue"), None),
+    "closed": (
+        pgettext_lazy("inbox tab", "Closed"),
+        (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED),
+    ),
 }
 
 
@@ -801,13 +810,17 @@ def _reroute(request, old: Referral, service, consent_form) -> Referral | None:
     try:
         with transaction.atomic():
             if old.is_open:
-                # Overdue and never answered: withdraw it from the first organization.
+                # Overdue and never answered: withdraw it from the first organization. The
+                # reason is stored, read by both sides and sent to the EHR: one language,
+                # whoever sent it on (as the FHIR mapping does for its texts).
+                with translation.override(settings.LANGUAGE_CODE):
+                    reason_text = _("Sent to %(service)s instead.") % {"service": service.name}
                 old.apply(
                     "cancel",
                     by=request.user,
                     organization=organization,
                     reason=ReasonCode.NO_RESPONSE,
-                    reason_text=_("Sent to %(service)s instead.") % {"service": service.name},
+                    reason_text=reason_text,
                 )
             consent = _active_consent(old.patient, service.organization)
             if consent is None:

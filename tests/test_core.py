@@ -102,3 +102,24 @@ def test_seed_demo_is_safe_to_run_twice(settings):
     assert User.objects.get(email="ana.rivera@riverside-chc.example.org").check_password(
         "handoff-demo-2026"
     )
+
+
+def test_the_language_picker_keeps_a_signed_in_persons_choice_as_their_preferred_language(
+    client, staff
+):
+    client.force_login(staff)
+    response = client.post(reverse("set_language"), {"language": "es", "next": "/referrals/inbox/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/referrals/inbox/"
+    assert client.cookies["django_language"].value == "es"
+    staff.refresh_from_db()
+    assert staff.preferred_language == "es"
+    client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    staff.refresh_from_db()
+    assert staff.preferred_language == "es"  # not a language of the portal: nothing changes
+
+
+def test_the_language_picker_still_works_for_a_visitor(client, db):
+    response = client.post(reverse("set_language"), {"language": "es", "next": "/"})
+    assert response.status_code == 302
+    assert client.cookies["django_language"].value == "es"

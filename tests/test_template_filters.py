@@ -33,3 +33,28 @@ def test_it_speaks_the_interface_language():
     with translation.override("es"):
         assert ago(NOW - datetime.timedelta(minutes=4), NOW) == "hace 4\xa0minutos"
         assert ago(NOW - datetime.timedelta(seconds=10), NOW) == "hace un momento"
+
+
+WHEN = datetime.datetime(2026, 3, 5, 15, 30, tzinfo=datetime.UTC)  # 10:30 in New York
+
+
+def test_a_moment_to_act_by_has_its_weekday_and_the_time_the_english_pages_use():
+    html = Template("{% load handoff %}{{ when|day_and_time }}").render(Context({"when": WHEN}))
+    assert html == "Thursday, March 5, 2026, 10:30 AM"
+
+
+def test_dates_in_figures_are_month_first_in_both_languages():
+    from django.utils import translation
+
+    page = Template('{{ when|date:"SHORT_DATE_FORMAT" }} {{ when|date:"SHORT_DATETIME_FORMAT" }}')
+    assert page.render(Context({"when": WHEN})) == "03/05/2026 03/05/2026 10:30 AM"
+    with translation.override("es"):  # not Django's Spanish "05/03/2026"
+        assert page.render(Context({"when": WHEN})) == "03/05/2026 03/05/2026 10:30"
+
+
+def test_a_moment_to_act_by_in_spanish_reads_as_spanish_says_it():
+    from django.utils import translation
+
+    with translation.override("es"):
+        html = Template("{% load handoff %}{{ when|day_and_time }}").render(Context({"when": WHEN}))
+    assert html == "Jueves, 5 de marzo de 2026 a las 10:30"

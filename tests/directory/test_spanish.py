@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import gettext
-import re
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.urls import reverse
 
 from directory.models import Service
 from tests.factories import ScheduleFactory, directory_service
-from tests.screening.test_language import SPANISH_CATALOG, _msgids
+from tests.spanish import assert_spanish, in_spanish, template_msgids, text_of, untranslated
 
 pytestmark = pytest.mark.usefixtures("taxonomy")
 
@@ -45,25 +41,6 @@ def pantry(now, food_bank, food_admin):
     service.set_capacity(Service.Capacity.WAITLIST, by=food_admin)
     Service.objects.filter(pk=service.pk).update(capacity_updated_at=now - timedelta(minutes=1))
     return service
-
-
-def in_spanish(client, user):
-    client.force_login(user)
-    client.cookies["django_language"] = "es"
-    return client
-
-
-def text_of(html: str) -> str:
-    """What a person reads: the page without its tags and scripts, spaces collapsed."""
-    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
-    # Text marked as another language on purpose: the footer names each language in its own.
-    html = re.sub(r'<option[^>]*\slang="(?!es")[^"]*"[^>]*>.*?</option>', " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def assert_spanish(text: str, spanish: list[str], english: list[str]) -> None:
-    assert [s for s in spanish if s not in text] == []
-    assert [e for e in english if e in text] == []
 
 
 def test_the_search_page_in_spanish_has_no_english_left(client, referrer, pantry, food_bank):
@@ -269,9 +246,6 @@ def test_the_edit_page_in_spanish_shows_its_errors_in_spanish(client, food_admin
 
 
 def test_every_message_of_the_directory_templates_has_a_spanish_translation():
-    with SPANISH_CATALOG.open("rb") as mo:
-        catalog = gettext.GNUTranslations(mo)._catalog
-    templates = sorted((Path(settings.BASE_DIR) / "templates" / "directory").glob("*.html"))
-    msgids = {msgid for template in templates for msgid in _msgids(template)}
+    msgids = template_msgids("directory")
     assert len(msgids) > 60  # the extraction found the templates' messages
-    assert sorted(str(m) for m in msgids if not catalog.get(m)) == []
+    assert untranslated(msgids) == []

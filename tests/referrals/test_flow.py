@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import AuditEvent
 from patients.models import Consent
@@ -429,10 +430,11 @@ def test_the_timeline_dates_each_intake_booked(client, sent, staff):
     client.post(url, {"step": "intake-booked", "intake_at": f"{second}T14:30"})
     page = client.get(reverse("referrals:detail", args=[sent.pk]) + "?part=timeline")
     html = page.content.decode()
-    for day in (first, second):
+    for day, time in ((first, "9:00 AM"), (second, "2:30 PM")):
         when = timezone.make_aware(datetime.datetime.fromisoformat(day))
         assert f'Intake appointment booked: <time datetime="{day}T' in html
-        assert when.strftime("%a %-d %b %Y") in html
+        # With its weekday, as an appointment is told: "Tuesday, Dec. 8, 2026, 9:00 AM"
+        assert f"{when:%A}, {date_format(when, 'N j, Y')}, {time}" in html
 
 
 def test_a_date_of_service_in_the_future_is_refused_at_the_field(client, sent, staff):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.utils import translation
 
 from tests.factories import PatientFactory, directory_service, referral
 from tests.test_live import communicator
@@ -53,15 +54,39 @@ def test_accept_reaches_both_sides_and_never_another_organization(
     # the signal carries the new status tag, rendered once per interface language, so an
     # open page shows "Accepted" before it re-fetches the rest
     (frame,) = [f for f in received["referrer"] if signal in f]
-    for lang in ("en", "es"):
+    for lang, label in (("en", "Accepted"), ("es", "Aceptado")):
         assert (
             f'<template data-lang="{lang}"><span class="usa-tag handoff-status '
-            'handoff-status--accepted" data-testid="status">Accepted</span></template>'
+            f'handoff-status--accepted" data-testid="status">{label}</span></template>'
         ) in frame
     assert received["stranger"] == []
     # the referrer's notification badge is pushed to them alone
     assert any('id="nav-unread"' in frame for frame in received["referrer"])
     assert not any('id="nav-unread"' in frame for frame in received["staff"])
+
+
+def test_the_unread_count_is_pushed_in_the_readers_language_not_the_actors(
+    live_sent, referrer, staff, food_bank
+):
+    """The food bank works in Spanish; the referrer, who prefers English, hears in English."""
+
+    def accept_in_spanish():
+        with translation.override("es"):
+            live_sent.apply("accept", by=staff, organization=food_bank)
+
+    received = run({"referrer": referrer}, accept_in_spanish)
+
+    (badge,) = [f for f in received["referrer"] if 'id="nav-unread"' in f]
+    assert '<span class="usa-sr-only"> unread</span>' in badge
+
+    referrer.preferred_language = "es"
+    referrer.save(update_fields=["preferred_language"])
+    received = run(
+        {"referrer": referrer},
+        lambda: live_sent.apply("start", by=staff, organization=food_bank),
+    )
+    (badge,) = [f for f in received["referrer"] if 'id="nav-unread"' in f]
+    assert '<span class="usa-sr-only"> sin leer</span>' in badge
 
 
 def test_a_draft_is_private_to_the_referring_organization(

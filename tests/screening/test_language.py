@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import ast
-import gettext
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
-from django.utils.translation.template import templatize
 
 from screening.instrument import get_instrument
+from tests.spanish import template_msgids, untranslated
 
 pytestmark = pytest.mark.django_db
 
 AHC = get_instrument("ahc-hrsn-core")
-SPANISH_CATALOG = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.mo"
 
 
 def screening_page(client, user, screening, *, interface: str, questions: str) -> str:
@@ -68,28 +63,7 @@ def test_the_screening_page_in_a_spanish_interface_is_in_spanish(client, referre
     assert "Responda esta pregunta" in response.content.decode()
 
 
-def _msgids(template: Path) -> set[str | tuple[str, int]]:
-    """The msgids a template asks for, as the catalog keys them (plurals by their first form)."""
-    found: set[str | tuple[str, int]] = set()
-    code = templatize(template.read_text(encoding="utf-8"), origin=str(template))
-    for name, args in re.findall(r"\b(n?p?gettext)\(((?:u?'(?:[^'\\]|\\.)*'|[\s,\w])*)\)", code):
-        strings = [ast.literal_eval(s) for s in re.findall(r"u?'(?:[^'\\]|\\.)*'", args)]
-        if name.startswith("np"):
-            found.add((f"{strings[0]}\x04{strings[1]}", 0))
-        elif name.startswith("p"):
-            found.add(f"{strings[0]}\x04{strings[1]}")
-        elif name.startswith("n"):
-            found.add((strings[0], 0))
-        else:
-            found.add(strings[0])
-    return found
-
-
 def test_every_message_of_the_screening_templates_has_a_spanish_translation():
-    with SPANISH_CATALOG.open("rb") as mo:
-        catalog = gettext.GNUTranslations(mo)._catalog
-    templates = sorted((Path(settings.BASE_DIR) / "templates" / "screening").glob("*.html"))
-    msgids = {msgid for template in templates for msgid in _msgids(template)}
+    msgids = template_msgids("screening")
     assert len(msgids) > 30  # the extraction found the templates' messages
-    missing = sorted(str(m) for m in msgids if not catalog.get(m))
-    assert not missing
+    assert untranslated(msgids) == []

@@ -1,0 +1,82 @@
+"""The home page, and the accounts messages the referral and patient pages show, in Spanish."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Membership, Role
+from tests.factories import UserFactory
+from tests.spanish import assert_spanish, in_spanish, template_msgids, text_of, untranslated
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_referrers_home_page_in_spanish_says_what_to_do_next(client, referrer):
+    in_spanish(client, referrer)
+
+    text = text_of(client.get(reverse("home")).content.decode())
+
+    assert_spanish(
+        text,
+        spanish=[
+            "Le damos la bienvenida, Rita Referrer",
+            "Trabaja para Riverside Clinic como: Refiere (personal clínico o coordinación de "
+            "atención).",
+            "Qué hacer ahora",
+            "Busque o registre a un paciente y luego evalúe sus necesidades sociales",
+            "envíe un referido con el consentimiento de la persona",
+            "Siga sus referidos",
+            "Pacientes Ir a Pacientes",
+            "Referidos Ir a Referidos",
+        ],
+        english=["Welcome", "You are working", "What to do next", "Go to", "Referrer ("],
+    )
+
+
+def test_community_staff_home_page_in_spanish(client, staff):
+    in_spanish(client, staff)
+
+    text = text_of(client.get(reverse("home")).content.decode())
+
+    assert_spanish(
+        text,
+        spanish=[
+            "Trabaja para Eastside Food Bank como: Personal de una organización comunitaria.",
+            "Revise su bandeja de entrada para ver los referidos nuevos.",
+            "Acepte o rechace cada referido",
+            "Bandeja de entrada Ir a Bandeja de entrada",
+        ],
+        english=["Check your inbox", "Accept or decline", "Go to", "Community organization"],
+    )
+
+
+def test_someone_in_no_organization_and_a_visitor_read_the_home_page_in_spanish(client, db):
+    client.cookies["django_language"] = "es"
+    visitor = text_of(client.get(reverse("home")).content.decode())
+    in_spanish(client, UserFactory(full_name="Nadia Nueva"))
+    nobody = text_of(client.get(reverse("home")).content.decode())
+
+    assert "Cierre el ciclo entre la atención médica y los servicios comunitarios" in visitor
+    assert "Iniciar sesión" in visitor
+    assert "Todavía no forma parte de una organización" in nobody
+    assert "Close the loop" not in visitor + nobody
+
+
+def test_switching_organization_says_so_in_spanish(client, referrer, food_bank):
+    Membership.objects.create(user=referrer, organization=food_bank, role=Role.CBO_STAFF)
+    in_spanish(client, referrer)
+
+    response = client.post(
+        reverse("accounts:switch"),
+        {"organization": food_bank.pk, "next": reverse("referrals:inbox")},
+        follow=True,
+    )
+
+    assert "Ahora trabaja para Eastside Food Bank." in text_of(response.content.decode())
+
+
+def test_every_message_of_the_home_page_has_a_spanish_translation():
+    msgids = template_msgids("core")
+    assert len(msgids) > 10  # the extraction found the template's messages
+    assert untranslated(msgids) == []
