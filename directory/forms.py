@@ -208,10 +208,15 @@ class QuickBoundField(DefaultShownBoundField):
                 f'<span class="usa-error-message" id="{auto_id}_error" role="alert">'
                 f"{' '.join(conditional_escape(error) for error in self.errors)}</span>"
             )
+        hint = (
+            f'<div class="usa-hint" id="{auto_id}_helptext">{self.help_text}</div>'
+            if self.help_text
+            else ""
+        )
         if self.widget_type == "checkbox":
             body = (
                 f'{errors}<div class="usa-checkbox">{self}<label class="usa-checkbox__label"'
-                f' for="{auto_id}">{conditional_escape(self.label)}</label></div>'
+                f' for="{auto_id}">{conditional_escape(self.label)}</label></div>{hint}'
             )
         else:
             required = (
@@ -220,11 +225,6 @@ class QuickBoundField(DefaultShownBoundField):
                 else ""
             )
             label_class = "usa-label usa-label--error" if self.errors else "usa-label"
-            hint = (
-                f'<div class="usa-hint" id="{auto_id}_helptext">{self.help_text}</div>'
-                if self.help_text
-                else ""
-            )
             body = f'<label class="{label_class}" for="{auto_id}">{conditional_escape(self.label)}{required}</label>\n{hint}\n{errors}\n{self}'
         group_class = "usa-form-group usa-form-group--error" if self.errors else "usa-form-group"
         return mark_safe(f'<div class="{group_class}">\n{body}\n</div>')

@@ -88,3 +88,30 @@ def test_a_field_with_an_error_gets_the_uswds_error_border_and_one_without_does_
     assert not search.is_valid()
     assert "usa-input--error" in str(search["zip"]) and "usa-input--error" in str(search["age"])
     assert "usa-input--error" not in str(search["q"])
+
+
+def test_a_checkbox_shows_its_hint_where_its_description_points():
+    """The consent form's "Answers about safety at home are never shared" sat in no page: the
+    box's aria-describedby named a hint that a checkbox never wrote."""
+    from django import forms
+
+    from referrals.views import _consent_form
+
+    field = _consent_form()["share_screening"]
+    html = field.as_field_group()
+
+    assert 'aria-describedby="id_share_screening_helptext"' in html
+    assertInHTML(
+        '<div class="usa-hint" id="id_share_screening_helptext">Only the answers to the questions'
+        " about the need this referral is for. Answers about safety at home are never shared."
+        "</div>",
+        html,
+    )
+
+    class Hinted(forms.Form):  # and the Python-written field group writes the same
+        ok = forms.BooleanField(label="Only accepting", help_text="Hides the others.")
+
+    form = Hinted()
+    form.bound_field_class = QuickBoundField
+    assert parse_html(form["ok"].as_field_group()) == parse_html(Hinted()["ok"].as_field_group())
+    assert 'id="id_ok_helptext">Hides the others.</div>' in form["ok"].as_field_group()
