@@ -54,6 +54,12 @@ def describe(referral: Referral, event: ReferralEvent) -> str:
         return _("Referral to %(service)s is overdue: no response yet.") % {"service": service}
     if event.kind == ReferralEvent.Kind.MESSAGE:
         return _("New message about the referral to %(service)s.") % {"service": service}
+    if event.kind == ReferralEvent.Kind.STEP:
+        # The step itself ("Waitlisted"), not the kind of event ("Step updated").
+        return _("Referral to %(service)s: %(step)s.") % {
+            "service": service,
+            "step": event.step_label,
+        }
     if event.to_status == Status.REQUESTED:
         return _("New referral from %(org)s for %(service)s.") % {
             "org": referral.referring_organization.name,

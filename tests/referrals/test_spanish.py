@@ -9,6 +9,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from accounts.models import Role
 from referrals.models import BusinessStatus, Notification, ReasonCode, ReferralEvent
@@ -202,6 +204,14 @@ def test_the_food_banks_step_reads_in_each_readers_language_and_is_stored_in_eng
     english = text_of(client.get(reverse("referrals:detail", args=[made.pk])).content.decode())
     assert "Step: Waitlisted" in english
     assert "En lista de espera" not in english
+    # Told the step itself, in the referrer's language (it read "is now: Step updated.").
+    assert Notification.objects.filter(user=referrer, referral=made).latest("pk").text == (
+        "Referral to Eastside Pantry: Waitlisted."
+    )
+    with translation.override("es"):
+        assert gettext("Referral to %(service)s: %(step)s.") == (
+            "El referido a %(service)s: %(step)s."
+        )
 
 
 def test_notifications_are_written_in_the_readers_language_not_the_actors(
