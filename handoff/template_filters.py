@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from handoff.forms import error_links
 
 register = template.Library()
+
+# Languages that write a weekday's name in lower case within a sentence, where Django's names
+# are capitalized ("Fecha límite de respuesta: jueves, …", not "…: Jueves, …").
+LOWER_CASE_WEEKDAYS = frozenset({"es"})
 
 
 @register.filter
@@ -31,8 +35,11 @@ def day_and_time(value: datetime | None) -> str:
     "Thursday, March 5, 2026, 10:30 AM", "jueves, 5 de marzo de 2026 a las 10:30"."""
     if not value:
         return ""
+    weekday = formats.date_format(value, "l")
+    if translation.get_language() in LOWER_CASE_WEEKDAYS:
+        weekday = weekday.lower()
     return _("%(weekday)s, %(date)s, %(time)s") % {
-        "weekday": formats.date_format(value, "l"),
+        "weekday": weekday,
         "date": formats.date_format(value, "DATE_FORMAT"),
         "time": formats.time_format(value, "TIME_FORMAT"),
     }

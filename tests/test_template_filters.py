@@ -57,4 +57,4 @@ def test_a_moment_to_act_by_in_spanish_reads_as_spanish_says_it():
 
     with translation.override("es"):
         html = Template("{% load handoff %}{{ when|day_and_time }}").render(Context({"when": WHEN}))
-    assert html == "Jueves, 5 de marzo de 2026 a las 10:30"
+    assert html == "jueves, 5 de marzo de 2026 a las 10:30"

@@ -84,7 +84,7 @@ def test_the_referral_page_in_spanish_has_no_english_left_for_the_referrer(
             "Referido a Eastside Pantry, Eastside Food Bank",
             "Para Maria Lopez · necesidad: Alimentos · de Rita Referrer, Riverside Clinic",
             "Estado: Aceptado",
-            "Paso: Cita de admisión programada — Jueves, 5 de marzo de 2026 a las 14:00",
+            "Paso: Cita de admisión programada — jueves, 5 de marzo de 2026 a las 14:00",
             "Enviado completado Visto completado Aceptado En curso sin completar",
             "Lo que puede hacer Cancelar el referido Motivo",
             "Elija un motivo La necesidad se atendió en otro lugar",
@@ -99,7 +99,7 @@ def test_the_referral_page_in_spanish_has_no_english_left_for_the_referrer(
             "Idioma Inglés Necesidades Alimentos",
             "Historial Estado: Enviado 03/03/2026 10:30 · Rita Referrer",
             "Estado: Visto",
-            "Cita de admisión programada: Jueves, 5 de marzo de 2026 a las 14:00",
+            "Cita de admisión programada: jueves, 5 de marzo de 2026 a las 14:00",
             "Notificaciones 4 sin leer",
         ],
         english=[
@@ -447,7 +447,7 @@ def test_the_inbox_in_spanish_has_no_english_left(client, staff, patient, servic
             "Nuevos 1 En curso 0 Atrasados 0 Cerrados 0",
             "Persona Servicio De Estado Fecha límite de respuesta Mensajes",
             "Maria Lopez Urgente (necesita ayuda en un día) Eastside Pantry Riverside Clinic "
-            "Enviado Miércoles, 4 de marzo de 2026 a las 10:30 1 nuevo",
+            "Enviado miércoles, 4 de marzo de 2026 a las 10:30 1 nuevo",
         ],
         english=[
             "Inbox",
@@ -477,7 +477,7 @@ def test_a_late_referral_in_spanish_says_so_in_the_inbox_and_on_its_page(
 
     assert "Atrasados 1" in inbox
     assert "Enviado Atrasado" in inbox
-    assert "Fecha límite de respuesta: Jueves, 5 de marzo de 2026 a las 10:30 — atrasado" in page
+    assert "Fecha límite de respuesta: jueves, 5 de marzo de 2026 a las 10:30 — atrasado" in page
     assert "Overdue" not in inbox + page
 
 
