@@ -52,6 +52,12 @@ def test_dates_in_figures_are_month_first_in_both_languages():
         assert page.render(Context({"when": WHEN})) == "03/05/2026 03/05/2026 10:30"
 
 
+def test_a_date_in_words_with_its_time_reads_the_time_as_the_pages_do():
+    """The admin and the HSDS import page said "3:45 p.m." where every page says "3:45 PM"."""
+    page = Template('{{ when|date:"DATETIME_FORMAT" }}')
+    assert page.render(Context({"when": WHEN})) == "March 5, 2026, 10:30 AM"
+
+
 def test_a_moment_to_act_by_in_spanish_reads_as_spanish_says_it():
     from django.utils import translation
 

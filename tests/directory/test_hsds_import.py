@@ -734,14 +734,15 @@ def test_the_job_page_shows_when_the_file_was_uploaded_without_a_doubled_full_st
     job = ImportJob.objects.create(
         file_name="directory.zip", file_size=2048, status=ImportJob.Status.SUCCEEDED
     )
-    # An afternoon time: English dates then end in "p.m.", and the sentence used to add a "."
+    # An afternoon time: English dates ended in "p.m." (now "PM", as on every page), and the
+    # sentence used to add a "."
     afternoon = timezone.make_aware(datetime.datetime(2026, 12, 4, 15, 45))
     ImportJob.objects.filter(pk=job.pk).update(created_at=afternoon)
     client.force_login(platform_admin)
 
     page = client.get(reverse("admin:directory_importjob_progress", args=[job.pk])).content.decode()
 
-    assert "directory.zip (2.0\xa0KB) · uploaded Dec. 4, 2026, 3:45 p.m." in page
+    assert "directory.zip (2.0\xa0KB) · uploaded Dec. 4, 2026, 3:45 PM" in page
     assert "p.m.." not in page
 
 
