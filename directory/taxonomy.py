@@ -48,17 +48,31 @@ NEED_NAMES = {
 
 # Words of a category's code that name no need by themselves ("veteran-status").
 _CODE_FILLER = frozenset({"status", "sdoh", "category", "unspecified"})
+# What common screening tools call a need where its name and code say otherwise (the AHC
+# HRSN's and PRAPARE's domains: "Financial strain", "Social isolation", "Interpersonal
+# safety", "Living situation"), so their results' words find its services too.
+NEED_SYNONYMS = {
+    "financial-insecurity": "financial strain",
+    "social-connection": "social isolation loneliness",
+    "intimate-partner-violence": "interpersonal safety domestic violence",
+    "housing-instability": "living situation",
+    "food-insecurity": "hunger",
+}
 
 
 @cache
 def _need_search_words() -> dict[str, str]:
-    """Each need's name here, then the words of its code that the name lacks."""
+    """Each need's name here, then the words of its code and of its synonyms that it lacks."""
     words = {}
     with translation.override("en"):  # the directory's words are English, whoever builds them
         for code, label in NEED_NAMES.items():
             name = str(label)
             said = set(name.lower().split())
-            more = [w for w in code.split("-") if w not in _CODE_FILLER and w not in said]
+            more = []
+            for word in [*code.split("-"), *NEED_SYNONYMS.get(code, "").split()]:
+                if word not in _CODE_FILLER and word not in said:
+                    said.add(word)
+                    more.append(word)
             words[code] = " ".join([name, *more])
     return words
 

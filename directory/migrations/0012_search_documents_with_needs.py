@@ -1,7 +1,8 @@
 """Search documents name the needs a service meets, as the portal and the clinic call them.
 
 Searching "food insecurity" or "housing instability" (a screening result's words, an EHR's)
-found nothing: a document held the service's terms, not the needs they meet. Appends each
+or "financial strain" (a screening tool's) found nothing: a document held the service's
+terms, not the needs they meet. Appends each
 need's words (directory.taxonomy.need_search_names, frozen here as it was when this migration
 was made) after the terms' names, and rewrites the documents that change, in 0010's way; on
 PostgreSQL the triggers (0005) rewrite each changed service's search row.
@@ -14,19 +15,19 @@ from django.db import migrations
 BATCH = 1000
 _WORD_CHARACTERS = r"[^\W_]+"
 NEED_WORDS = {
-    "food-insecurity": "Food insecurity",
-    "housing-instability": "Housing instability",
+    "food-insecurity": "Food insecurity hunger",
+    "housing-instability": "Housing instability living situation",
     "homelessness": "Homelessness",
     "inadequate-housing": "Unsafe or inadequate housing",
     "transportation-insecurity": "Transportation insecurity",
-    "financial-insecurity": "Money financial insecurity",
+    "financial-insecurity": "Money financial insecurity strain",
     "material-hardship": "Material hardship",
     "educational-attainment": "Education educational attainment",
     "employment-status": "Employment",
     "veteran-status": "Veterans veteran",
     "stress": "Stress",
-    "social-connection": "Social connection",
-    "intimate-partner-violence": "Intimate partner violence",
+    "social-connection": "Social connection isolation loneliness",
+    "intimate-partner-violence": "Intimate partner violence interpersonal safety domestic",
     "elder-abuse": "Elder abuse",
     "personal-health-literacy": "Health literacy personal",
     "health-insurance-coverage-status": "Health insurance coverage",

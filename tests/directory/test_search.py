@@ -336,6 +336,9 @@ MIGRATION_0012 = importlib.import_module("directory.migrations.0012_search_docum
         ("financial insecurity", "financial-insecurity"),
         ("transportation insecurity", "transportation-insecurity"),
         ("intimate partner violence", "intimate-partner-violence"),
+        ("financial strain", "financial-insecurity"),  # the screening tools' names
+        ("social isolation", "social-connection"),
+        ("interpersonal safety", "intimate-partner-violence"),
     ],
 )
 def test_the_words_of_a_need_find_the_services_meeting_it(words, need):
