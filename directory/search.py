@@ -61,7 +61,7 @@ from directory.models import (
     ServiceNeed,
     words_of,
 )
-from directory.taxonomy import TermTree
+from directory.taxonomy import TermTree, english_need_words
 
 PAGE_SIZE = 20
 # Held here: zoneinfo keeps only the 8 zones used last, and "open now" converts the time to
@@ -222,8 +222,27 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
 
 
 def _spellings(words: list[str]) -> dict[str, list[str]]:
-    """corrected_words() from the lexicon, for distinct words."""
+    """corrected_words() from the lexicon, for distinct words.
+
+    A word of another language that names a need is searched with the need's English names
+    instead (taxonomy.english_need_words): the services are written in English, and that
+    word's nearest English spellings ("comida": "comedy") would mislead.
+    """
     result: dict[str, list[str]] = {}
+    for word in words:
+        if english := english_need_words(word):
+            result[word] = [word, *english]
+    result.update(_unknown_words_spellings([word for word in words if word not in result]))
+    for word in words:
+        result.setdefault(word, [word])
+    return result
+
+
+def _unknown_words_spellings(words: list[str]) -> dict[str, list[str]]:
+    """Each word the lexicon lacks, with the lexicon's two nearest words."""
+    result: dict[str, list[str]] = {}
+    if not words:
+        return result
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # One round trip for all words. Only a word the lexicon lacks looks for the two
@@ -243,8 +262,6 @@ def _spellings(words: list[str]) -> dict[str, list[str]]:
         lexicon = list(SearchWord.objects.values_list("word", flat=True)) if unknown else []
         for word in unknown:
             result[word] = [word, *difflib.get_close_matches(word, lexicon, n=2, cutoff=0.75)]
-    for word in words:
-        result.setdefault(word, [word])
     return result
 
 
@@ -253,7 +270,10 @@ def tsquery_text(words: list[str], variants: dict[str, list[str]]) -> str:
     groups = []
     for i, word in enumerate(words):
         last = i == len(words) - 1
-        alternatives = [f"{v}:*" if last and v == word else v for v in variants[word]]
+        # A variant of several words (a need's name, from another language) is a phrase.
+        alternatives = [
+            f"{v}:*" if last and v == word else v.replace(" ", " <-> ") for v in variants[word]
+        ]
         groups.append("(" + " | ".join(alternatives) + ")")
     return " & ".join(groups)
 

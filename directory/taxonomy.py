@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,6 +59,67 @@ NEED_SYNONYMS = {
     "housing-instability": "living situation",
     "food-insecurity": "hunger",
 }
+
+
+# The words people search a need by in the portal's other languages. The directory is written
+# in English (providers' names and descriptions, the taxonomy), so such a word is searched
+# together with the English names of the needs it stands for: "comida" finds food pantries.
+# Only words that are not also English words, so an English search never changes meaning.
+NEED_WORDS_IN_LANGUAGE = {
+    "es": {
+        "food-insecurity": "alimentos alimentación comida comidas hambre despensa comedor",
+        "housing-instability": "vivienda alquiler desalojo desahucio",
+        "homelessness": "vivienda albergue refugio",
+        "inadequate-housing": "vivienda moho plagas",
+        "transportation-insecurity": "transporte",
+        "financial-insecurity": "dinero deudas",
+        "material-hardship": "ropa pañales muebles",
+        "educational-attainment": "educación escuela",
+        "employment-status": "empleo trabajo",
+        "veteran-status": "veteranos",
+        "stress": "estrés ansiedad",
+        "social-connection": "soledad aislamiento",
+        "intimate-partner-violence": "violencia maltrato",
+        "elder-abuse": "maltrato ancianos",
+        "health-insurance-coverage-status": "seguro",
+        "medical-cost-burden": "facturas",
+        "digital-literacy": "computadora computación",
+        "digital-access": "computadora",
+        "utility-insecurity": "luz electricidad calefacción agua",
+        "incarceration-status": "cárcel prisión",
+        "language-access": "intérprete traducción",
+    },
+}
+
+
+def fold(word: str) -> str:
+    """A word without its accents, lower case: "Educación" and "educacion" are one word."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@cache
+def _english_for_other_words() -> dict[str, list[str]]:
+    from directory.models import words_of
+
+    english: dict[str, list[str]] = {}
+    with translation.override("en"):  # each need's name in every service's search document
+        names = {code: " ".join(words_of(str(label))) for code, label in NEED_NAMES.items()}
+    for by_need in NEED_WORDS_IN_LANGUAGE.values():
+        for code, words in by_need.items():
+            for word in words.split():
+                meant = english.setdefault(fold(word), [])
+                if names[code] not in meant:
+                    meant.append(names[code])
+    return english
+
+
+def english_need_words(word: str) -> list[str]:
+    """What is searched for ``word`` of another language that names a need
+    (NEED_WORDS_IN_LANGUAGE): the English names of the needs it stands for, as phrases
+    ("vivienda": "housing instability", "homelessness", "unsafe or inadequate housing");
+    [] for any other word."""
+    return _english_for_other_words().get(fold(word), [])
 
 
 @cache

@@ -42,7 +42,7 @@ from directory.search import (
     search_services,
     with_display_data,
 )
-from directory.taxonomy import NEED_NAMES
+from directory.taxonomy import NEED_NAMES, english_need_words
 from patients.access import get_patient_or_404
 from patients.models import Patient
 
@@ -151,15 +151,23 @@ def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
 
 def _spelling_notes(spellings: dict[str, list[str]]) -> list[str]:
     """A word the directory does not know was searched with its nearest spellings too: say so,
-    so that "ebt" finding "Debt Management" is not a mystery."""
+    so that "ebt" finding "Debt Management" is not a mystery. A word of another language that
+    names a need was searched with the need's English names: say that."""
     notes = []
     for word, searched in spellings.items():
         others = [spelling for spelling in searched if spelling != word]
-        if others:
-            notes.append(
-                _("“%(word)s” is not a word in the directory, so we also searched for %(others)s.")
-                % {"word": word, "others": ", ".join(f"“{other}”" for other in others)}
+        if not others:
+            continue
+        if english_need_words(word):
+            note = _(
+                "Services here are described in English, so for “%(word)s” we also searched"
+                " for %(others)s."
             )
+        else:
+            note = _(
+                "“%(word)s” is not a word in the directory, so we also searched for %(others)s."
+            )
+        notes.append(note % {"word": word, "others": ", ".join(f"“{other}”" for other in others)})
     return notes
 
 

@@ -354,6 +354,61 @@ def test_the_words_of_a_need_find_the_services_meeting_it(words, need):
     assert names(search_services(SearchParams(q=words))) == ["Meets it"]
 
 
+def _service_meeting(need: str, name: str):
+    tree = TermTree.load()
+    code = next(c for c in sorted(tree.id_of) if tree.terms_for_need(need) >= {tree.id_of[c]})
+    return directory_service(name=name, terms=(code,))
+
+
+@pytest.mark.parametrize(
+    "words, needs",
+    [
+        ("comida", ["food-insecurity"]),
+        ("Alimentación", ["food-insecurity"]),
+        ("alimentacion", ["food-insecurity"]),  # typed without its accent
+        ("vivienda", ["housing-instability", "homelessness", "inadequate-housing"]),
+        ("transporte", ["transportation-insecurity"]),
+        ("luz", ["utility-insecurity"]),
+        ("maltrato", ["intimate-partner-violence", "elder-abuse"]),
+    ],
+)
+def test_a_spanish_word_for_a_need_finds_the_services_meeting_it(words, needs):
+    """The directory is written in English; a Spanish speaker's word for a need finds its
+    services (before, "comida" found nothing, or services spelt like it)."""
+    for need in needs:
+        _service_meeting(need, f"Meets {need}")
+    directory_service(name="Bicycle Repair Cafe", description="Comedy nights and repairs.")
+    directory_service(name="Partner Dance Class", description="Abuse of the dance floor.")
+
+    results = search_services(SearchParams(q=words))
+
+    assert sorted(names(results)) == sorted(f"Meets {need}" for need in needs)
+    assert results.spellings[words.lower()][1:]  # what was searched for it, for the page's note
+
+
+def test_a_spanish_word_for_a_need_still_finds_services_using_the_word_itself():
+    _service_meeting("food-insecurity", "Pantry")
+    directory_service(name="Comida Para Todos")
+    directory_service(name="Eye Exams")
+
+    assert sorted(names(search_services(SearchParams(q="comida")))) == [
+        "Comida Para Todos",
+        "Pantry",
+    ]
+    # With another word, every word must still match.
+    assert names(search_services(SearchParams(q="comida pantry"))) == ["Pantry"]
+
+
+def test_other_languages_need_words_name_needs_and_languages_the_portal_has():
+    from django.conf import settings
+
+    from directory.taxonomy import NEED_NAMES, NEED_WORDS_IN_LANGUAGE
+
+    assert set(NEED_WORDS_IN_LANGUAGE) <= {code for code, _name in settings.LANGUAGES} - {"en"}
+    for by_need in NEED_WORDS_IN_LANGUAGE.values():
+        assert set(by_need) <= set(NEED_NAMES)
+
+
 def test_migration_0012_adds_the_needs_to_older_documents_as_a_rebuild_would():
     from django.apps import apps
 

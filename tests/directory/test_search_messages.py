@@ -268,3 +268,14 @@ def test_a_word_the_directory_does_not_know_says_what_was_searched_for_instead(
     assert "“pantyr” is not a word in the directory, so we also searched for “pantry”" in html
     # A known word needs no note.
     assert "is not a word in the directory" not in htmx_get(client, referrer, {"q": "pantry"})
+
+
+def test_a_spanish_word_for_a_need_says_what_was_searched_for_in_english(client, referrer, pantry):
+    html = htmx_get(client, referrer, {"q": "comida"})
+
+    assert "1 service found" in html
+    assert (
+        "Services here are described in English, so for “comida” we also searched for “food”."
+        in html
+    )
+    assert "is not a word in the directory" not in html

@@ -249,3 +249,22 @@ def test_every_message_of_the_directory_templates_has_a_spanish_translation():
     msgids = template_msgids("directory")
     assert len(msgids) > 60  # the extraction found the templates' messages
     assert untranslated(msgids) == []
+
+
+def test_a_spanish_search_word_finds_its_services_and_says_how_in_spanish(client, referrer, pantry):
+    directory_service(name="Bicycle Repair Cafe")
+    in_spanish(client, referrer)
+
+    response = client.get(reverse("directory:search"), {"q": "comida"})
+
+    text = text_of(response.content.decode())
+    assert "Weekly Food Pantry" in text
+    assert "Bicycle Repair Cafe" not in text
+    assert_spanish(
+        text,
+        spanish=[
+            "Los servicios aquí están descritos en inglés, así que para “comida” también"
+            " buscamos “food”."
+        ],
+        english=["described in English"],
+    )
