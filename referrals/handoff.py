@@ -11,7 +11,7 @@ from accounts.models import AuditEvent
 from directory.languages import language_name
 from directory.taxonomy import NEED_NAMES
 from referrals.forms import MessageForm, OutcomeForm, ReasonForm, StepForm
-from referrals.models import Message, ReadMark, Referral, ReferralEvent
+from referrals.models import Message, Outcome, ReadMark, Referral, ReferralEvent
 from referrals.transitions import Side, Status, allowed
 
 # The progress line shown on every referral: the happy path, in order.
@@ -206,4 +206,14 @@ def detail_context(
         "finish_url": reverse("referrals:new") + f"?draft={referral.pk}"
         if side == Side.REFERRING and referral.status == Status.DRAFT
         else "",
+        "needs_to_resolve": needs_to_resolve(referral) if side == Side.REFERRING else [],
     }
+
+
+def needs_to_resolve(referral: Referral) -> list:
+    """The person's needs this referral was for that are still active, once the service says
+    it met the need: the referrer decides whether they are resolved (one pantry visit may not
+    end food insecurity), so the referral page asks rather than resolving them itself."""
+    if referral.status != Status.COMPLETED or referral.outcome != Outcome.MET:
+        return []
+    return list(referral.needs.active())

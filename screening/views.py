@@ -367,8 +367,23 @@ def add_need(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @referrer_required
 def resolve_need(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve a need; from a referral that met it (``?referral=``), the note starts from
+    the referral's outcome and the referral page is where this goes back to."""
     need = _get_need_or_404(request, pk)
-    form = ResolveNeedForm(request.POST or None)
+    referral = _referral_for_need(need, request.GET.get("referral", ""))
+    initial = {}
+    if referral is not None:
+        initial["note"] = _("Referral to %(service)s: %(outcome)s. %(provided)s") % {
+            "service": referral.service.name,
+            "outcome": referral.get_outcome_display(),
+            "provided": referral.outcome_provided,
+        }
+    back_url = (
+        reverse("referrals:detail", args=[referral.pk])
+        if referral is not None
+        else need.patient.get_absolute_url()
+    )
+    form = ResolveNeedForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             need.resolve(by=request.user, note=form.cleaned_data["note"])
@@ -376,9 +391,22 @@ def resolve_need(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error)
         else:
             messages.success(request, _("Need resolved: %(name)s.") % {"name": need.name})
-            return redirect(need.patient)
+            return redirect(back_url)
     return TemplateResponse(
         request,
         "screening/resolve_need.html",
-        {"form": form, "need": need, "patient": need.patient},
+        {
+            "form": form,
+            "need": need,
+            "patient": need.patient,
+            "referral": referral,
+            "back_url": back_url,
+        },
     )
+
+
+def _referral_for_need(need: Need, referral_id: str):
+    # Only a referral made for this need (so of its person and organization); else none.
+    if not referral_id.isdigit():
+        return None
+    return need.referrals.select_related("service").filter(pk=int(referral_id)).first()
