@@ -80,3 +80,29 @@ def test_every_message_of_the_home_page_has_a_spanish_translation():
     msgids = template_msgids("core")
     assert len(msgids) > 10  # the extraction found the template's messages
     assert untranslated(msgids) == []
+
+
+@pytest.mark.parametrize("page", ["account_login", "account_reset_password"])
+def test_the_sign_in_pages_in_spanish_have_no_english_left(client, page):
+    """Where everyone starts: allauth's own words come from its Spanish catalog, ours from
+    the portal's."""
+    client.cookies["django_language"] = "es"
+
+    text = text_of(client.get(reverse(page)).content.decode())
+
+    assert_spanish(
+        text,
+        spanish=["Correo electrónico", "Contraseña"]
+        + (
+            ["Iniciar sesión", "¿Todavía no tiene cuenta? Pida al administrador"]
+            if page == "account_login"
+            else ["Restablecer"]
+        ),
+        english=["Sign In", "No account yet", "Email", "Password", "Reset"],
+    )
+
+
+def test_every_message_of_the_sign_in_pages_has_a_spanish_translation():
+    msgids = template_msgids("account")
+    assert "Sign In" in msgids
+    assert untranslated(msgids) == []
