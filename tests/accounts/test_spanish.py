@@ -106,3 +106,14 @@ def test_every_message_of_the_sign_in_pages_has_a_spanish_translation():
     msgids = template_msgids("account")
     assert "Sign In" in msgids
     assert untranslated(msgids) == []
+
+
+def test_a_reset_asked_in_spanish_for_an_unknown_address_answers_in_spanish(client, mailoutbox):
+    client.cookies["django_language"] = "es"
+
+    client.post(reverse("account_reset_password"), {"email": "nadie@example.org"})
+
+    (sent,) = mailoutbox
+    assert "ninguna cuenta usa esta dirección de correo" in sent.body
+    assert "pida al administrador de su organización que lo agregue" in sent.body
+    assert "no account uses" not in sent.body
