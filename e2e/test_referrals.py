@@ -175,6 +175,10 @@ def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_u
     expect(_status(staff_page)).to_have_text("Completed")
     expect(_status(referrer_page)).to_have_text("Completed")
     expect(referrer_page.get_by_test_id("outcome")).to_contain_text("Groceries for two weeks")
+    # The service met the need: the referrer is asked, live, whether it is resolved.
+    expect(referrer_page.get_by_test_id("resolve-needs")).to_contain_text(
+        "The service says the need was met."
+    )
     assert_accessible(referrer_page)
     assert_accessible(staff_page)
 
@@ -183,6 +187,17 @@ def test_screen_refer_receive_message_accept_book_complete_live(new_page, live_u
     assert list(
         made.events.filter(kind="status").order_by("pk").values_list("to_status", flat=True)
     ) == ["requested", "received", "accepted", "in-progress", "completed"]
+
+    # Resolving it from there starts from the outcome and comes back to the referral.
+    referrer_page.get_by_role("link", name="Resolve “Food”").click()
+    expect(referrer_page.get_by_label(re.compile(r"^How was it resolved"))).to_have_value(
+        re.compile(r"^Referral to .+: Need met\. Groceries for two weeks$")
+    )
+    assert_accessible(referrer_page)
+    referrer_page.get_by_role("button", name="Resolve need").click()
+    expect(referrer_page.get_by_text("Need resolved: Food.")).to_be_visible()
+    expect(referrer_page.get_by_test_id("resolve-needs")).to_have_count(0)
+    assert made.needs.get().status == "resolved"
 
 
 def test_decline_then_reroute_and_cancel(new_page, live_url, cast):
