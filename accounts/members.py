@@ -65,9 +65,9 @@ def members_of(organization: Organization):
 
 
 def publish_members_changed(organization: Organization) -> None:
-    """Refresh the member list on every admin's open Members page."""
-    html = render_to_string(
-        "accounts/members.html#member-table",
-        {"members": members_of(organization), "roles": Role.choices, "live": True},
+    """Refresh the member list on every admin's open Members page: each page fetches it again
+    (live.refetch_html), with its own CSRF token for the table's forms."""
+    html = live.refetch_html(
+        "members-signal", reverse("accounts:members") + "?part=table", "member-table"
     )
     live.publish_org_fragment(organization.pk, html, roles=[Role.ORG_ADMIN])

@@ -39,9 +39,13 @@ def members(request: HttpRequest) -> HttpResponse:
             % {"name": membership.user.display_name},
         )
         return redirect("accounts:members")
+    # The table alone, when a live update has the page fetch it again.
+    template = "accounts/members.html"
+    if request.htmx and request.GET.get("part") == "table":
+        template += "#member-table"
     return TemplateResponse(
         request,
-        "accounts/members.html",
+        template,
         {"form": form, "members": members_of(organization), "roles": Role.choices},
         status=400 if form.errors else 200,
     )

@@ -104,6 +104,12 @@ def test_the_members_page_updates_live_when_another_admin_adds_someone(new_page,
     expect(watching.get_by_test_id("member-row")).to_have_count(3)
     assert_accessible(watching)
 
+    # The pushed rows' forms work: the watching admin changes the new person's role.
+    row = watching.get_by_role("row", name=re.compile("Pushed Person"))
+    row.get_by_label("Role of Pushed Person").select_option("org_admin")
+    row.get_by_role("button", name="Change role").click()
+    expect(watching.get_by_text("Pushed Person is now")).to_be_visible()
+
 
 @pytest.mark.parametrize("path", ["/", "/accounts/password/reset/"])
 def test_public_pages_are_accessible(page, live_url, path):

@@ -65,6 +65,21 @@ def publish_org_fragment(organization_id: int, html: str, roles: list[str] | Non
     transaction.on_commit(lambda: _send(org_group(organization_id), message))
 
 
+def refetch_html(signal_id: str, url: str, target: str) -> str:
+    """A hidden element that, swapped into a page, has the page fetch ``target`` again from
+    ``url`` and put it in place.
+
+    For a fragment with forms or words: one rendering pushed to everyone would carry no
+    CSRF token of theirs (its forms would be refused) and one person's language. Each page
+    fetches it through its own permission-checked view instead, as the referral pages do.
+    The page holds an empty element with ``signal_id`` for this to replace.
+    """
+    return (
+        f'<div id="{escape(signal_id)}" hidden hx-swap-oob="true" hx-get="{escape(url)}"'
+        f' hx-trigger="load" hx-target="#{escape(target)}" hx-swap="outerHTML"></div>'
+    )
+
+
 def referral_signal_html(referral_id: int, status_tags: dict[str, str] | None = None) -> str:
     """The fragment that tells a page "referral N changed", with its new status tag.
 

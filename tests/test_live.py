@@ -105,3 +105,43 @@ def test_a_removed_member_stops_receiving_at_once(staff, food_bank):
         await comm.disconnect()
 
     run()
+
+
+def test_a_members_change_has_each_admins_page_fetch_the_table_through_its_own_view(
+    food_admin, food_bank, staff
+):
+    """The pushed fragment holds no rows and no CSRF token: one rendering pushed to every admin
+    carried none of theirs, so its forms were refused ("CSRF token missing")."""
+    from accounts.members import publish_members_changed
+
+    sends = []
+    comm = communicator(food_admin)
+
+    @async_to_sync
+    async def run():
+        connected, _ = await comm.connect()
+        assert connected
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(publish_members_changed)(food_bank)
+        while not await comm.receive_nothing(timeout=0.5):
+            sends.append(await comm.receive_from())
+        await comm.disconnect()
+
+    run()
+    (pushed,) = sends
+    assert pushed.startswith('<div id="members-signal" hidden hx-swap-oob="true"')
+    assert 'hx-get="/organizations/members/?part=table" hx-trigger="load"' in pushed
+    assert staff.email not in pushed and "csrfmiddlewaretoken" not in pushed
+
+    client = Client()
+    client.force_login(food_admin)
+    table = client.get("/organizations/members/?part=table", HTTP_HX_REQUEST="true")
+    html = table.content.decode()
+    assert html.strip().startswith('<div id="member-table">')
+    assert staff.email in html
+    assert (
+        html.count('name="csrfmiddlewaretoken"')
+        == 2 * Membership.objects.filter(organization=food_bank).count()
+    )
+    assert "Add a member" not in html  # the table only
