@@ -117,3 +117,37 @@ def test_a_reset_asked_in_spanish_for_an_unknown_address_answers_in_spanish(clie
     assert "ninguna cuenta usa esta dirección de correo" in sent.body
     assert "pida al administrador de su organización que lo agregue" in sent.body
     assert "no account uses" not in sent.body
+
+
+def test_the_members_page_in_spanish_has_no_english_left(client, food_admin, staff):
+    in_spanish(client, food_admin)
+
+    page = text_of(client.get(reverse("accounts:members")).content.decode())
+    table = text_of(
+        client.get(
+            reverse("accounts:members") + "?part=table", HTTP_HX_REQUEST="true"
+        ).content.decode()
+    )
+
+    assert_spanish(
+        page,
+        spanish=[
+            "Miembros",
+            "Las personas que trabajan para Eastside Food Bank en Handoff",
+            "Cambiar el rol",
+            "Quitar a Stan Staff",
+            "Agregar un miembro",
+            "Correo electrónico",
+            "Nombre completo",
+            "Recibirá un correo con un enlace para crear su contraseña.",
+        ],
+        english=["Members", "Change role", "Remove", "Add a member", "Full name", "Email"],
+    )
+    # What a live update fetches is in the admin's own language too.
+    assert_spanish(table, spanish=["Cambiar el rol", "Quitar a Stan Staff"], english=["Remove"])
+
+
+def test_every_message_of_the_members_page_has_a_spanish_translation():
+    msgids = template_msgids("accounts")
+    assert "Change role" in msgids
+    assert untranslated(msgids) == []
