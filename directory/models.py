@@ -149,6 +149,13 @@ class TaxonomyTerm(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the page's language, for the shipped taxonomy's terms (taxonomy.term_name)."""
+        from directory.taxonomy import term_name
+
+        return term_name(self.vocabulary, self.code, self.name)
+
 
 class ServiceQuerySet(models.QuerySet["Service"]):
     def active(self) -> ServiceQuerySet:

@@ -61,7 +61,7 @@ from directory.models import (
     ServiceNeed,
     words_of,
 )
-from directory.taxonomy import TermTree, english_need_words
+from directory.taxonomy import TermTree, english_words_for
 
 PAGE_SIZE = 20
 # Held here: zoneinfo keeps only the 8 zones used last, and "open now" converts the time to
@@ -224,13 +224,13 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
 def _spellings(words: list[str]) -> dict[str, list[str]]:
     """corrected_words() from the lexicon, for distinct words.
 
-    A word of another language that names a need is searched with the need's English names
-    instead (taxonomy.english_need_words): the services are written in English, and that
-    word's nearest English spellings ("comida": "comedy") would mislead.
+    A word of another language that names a need or a type of service is searched with their
+    English names instead (taxonomy.english_words_for): the services are written in English,
+    and that word's nearest English spellings ("comida": "comedy") would mislead.
     """
     result: dict[str, list[str]] = {}
     for word in words:
-        if english := english_need_words(word):
+        if english := english_words_for(word):
             result[word] = [word, *english]
     result.update(_unknown_words_spellings([word for word in words if word not in result]))
     for word in words:

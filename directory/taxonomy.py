@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import translation
@@ -98,27 +99,62 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Words of a translated term name that say nothing by themselves ("Ayuda con el alquiler").
+_SPANISH_FILLER = "a al con de del el en la las los o para por sin su sus u un una y"
+_FILLER_IN_LANGUAGE = {"es": frozenset(_SPANISH_FILLER.split())}
+# A word in more translated term names than this is too general to stand for them ("ayuda").
+MOST_TERMS_PER_WORD = 6
+
+
 @cache
 def _english_for_other_words() -> dict[str, list[str]]:
     from directory.models import words_of
 
+    def phrase(text: str) -> str:
+        return " ".join(words_of(text)).lower()
+
     english: dict[str, list[str]] = {}
+
+    def add(word: str, meant: list[str]) -> None:
+        known = english.setdefault(fold(word), [])
+        known.extend(m for m in meant if m not in known)
+
     with translation.override("en"):  # each need's name in every service's search document
-        names = {code: " ".join(words_of(str(label))) for code, label in NEED_NAMES.items()}
+        need_names = {code: phrase(str(label)) for code, label in NEED_NAMES.items()}
     for by_need in NEED_WORDS_IN_LANGUAGE.values():
         for code, words in by_need.items():
             for word in words.split():
-                meant = english.setdefault(fold(word), [])
-                if names[code] not in meant:
-                    meant.append(names[code])
+                add(word, [need_names[code]])
+    # The shipped terms' translated names: each of their words stands for the English names
+    # of the terms it names (in every search document of a service under them).
+    shipped = _shipped_names()
+    lexicon = _english_lexicon(shipped)
+    for language, _name in settings.LANGUAGES:
+        filler = _FILLER_IN_LANGUAGE.get(language, frozenset())
+        by_word: dict[str, list[str]] = {}
+        for code, name in translated_term_names(language).items():
+            for word in words_of(name):
+                if fold(word) not in filler and len(word) >= 3:
+                    by_word.setdefault(fold(word), []).append(phrase(shipped[code]))
+        for word, meant in by_word.items():
+            if len(set(meant)) <= MOST_TERMS_PER_WORD and word not in lexicon:
+                add(word, meant)
     return english
 
 
-def english_need_words(word: str) -> list[str]:
-    """What is searched for ``word`` of another language that names a need
-    (NEED_WORDS_IN_LANGUAGE): the English names of the needs it stands for, as phrases
-    ("vivienda": "housing instability", "homelessness", "unsafe or inadequate housing");
-    [] for any other word."""
+def _english_lexicon(shipped: dict[str, str]) -> set[str]:
+    # A translated word that is also a word of an English term name ("internet") is left as
+    # it is: an English search never changes meaning.
+    from directory.models import words_of
+
+    return {fold(word) for name in shipped.values() for word in words_of(name)}
+
+
+def english_words_for(word: str) -> list[str]:
+    """What is searched for ``word`` of another language: the English names, as phrases, of
+    the needs it names (NEED_WORDS_IN_LANGUAGE: "vivienda" → "housing instability",
+    "homelessness", "unsafe or inadequate housing") and of the shipped terms whose translated
+    names use it ("despensa" → "food pantry", …); [] for any other word."""
     return _english_for_other_words().get(fold(word), [])
 
 
@@ -145,6 +181,29 @@ def need_search_names(codes: Iterable[str]) -> list[str]:
     words of a screening result or an EHR's problem list find the services that meet it."""
     words = _need_search_words()
     return [words[code] for code in sorted(codes) if code in words]
+
+
+@cache
+def _shipped_names() -> dict[str, str]:
+    return {spec["code"]: spec["name"] for spec in taxonomy_document()["terms"]}
+
+
+@cache
+def translated_term_names(language: str) -> dict[str, str]:
+    """The shipped terms' names in ``language`` by code (data/taxonomy_<language>.json), or {}."""
+    path = DATA_DIR / f"taxonomy_{language}.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))["names"]
+
+
+def term_name(vocabulary: str, code: str, name: str, language: str | None = None) -> str:
+    """A term's name in the page's language: the translation of a shipped term whose name is
+    still the shipped one; a name someone changed, or another vocabulary's, as it is."""
+    language = language or translation.get_language() or "en"
+    if vocabulary != VOCABULARY or language == "en" or _shipped_names().get(code) != name:
+        return name
+    return translated_term_names(language).get(code, name)
 
 
 @cache
@@ -278,7 +337,9 @@ def term_choices() -> list[tuple[str, str]]:
     search page shows the list, which changes only when someone edits the taxonomy, and
     reading it took ~1.5 ms of each page.
     """
-    rows = django_cache.get(TERM_CHOICES_KEY)
+    language = translation.get_language() or "en"
+    key = f"{TERM_CHOICES_KEY}:{language}"
+    rows = django_cache.get(key)
     if rows is None:
         from directory.models import TaxonomyTerm
 
@@ -286,7 +347,8 @@ def term_choices() -> list[tuple[str, str]]:
         for pk, code, name, parent_id in TaxonomyTerm.objects.filter(
             vocabulary=VOCABULARY
         ).values_list("pk", "code", "name", "parent_id"):
-            children.setdefault(parent_id, []).append((name.casefold(), code, pk, name))
+            shown = term_name(VOCABULARY, code, name, language)
+            children.setdefault(parent_id, []).append((fold(shown), code, pk, shown))
         rows = []
         for *_key, pk, name in sorted(children.get(None, [])):
             rows.append((str(pk), name))
@@ -294,14 +356,15 @@ def term_choices() -> list[tuple[str, str]]:
                 (str(child), "\u2003" + child_name)
                 for *_key, child, child_name in sorted(children.get(pk, []))
             )
-        django_cache.set(TERM_CHOICES_KEY, rows, TERM_CHOICES_SECONDS)
+        django_cache.set(key, rows, TERM_CHOICES_SECONDS)
     return [("", _("Any type of service")), *rows]
 
 
 def forget_term_choices(**_kwargs) -> None:
-    django_cache.delete(TERM_CHOICES_KEY)
+    keys = [f"{TERM_CHOICES_KEY}:{language}" for language, _name in settings.LANGUAGES]
+    django_cache.delete_many(keys)
     # And once the edit commits: a page made before then may have kept the list as it was.
-    transaction.on_commit(lambda: django_cache.delete(TERM_CHOICES_KEY))
+    transaction.on_commit(lambda: django_cache.delete_many(keys))
 
 
 def need_choices() -> list[tuple[str, str]]:

@@ -42,7 +42,7 @@ from directory.search import (
     search_services,
     with_display_data,
 )
-from directory.taxonomy import NEED_NAMES, english_need_words
+from directory.taxonomy import NEED_NAMES, english_words_for
 from patients.access import get_patient_or_404
 from patients.models import Patient
 
@@ -149,16 +149,20 @@ def _result_notes(form: SearchForm, params: SearchParams) -> list[str]:
     return notes
 
 
+# At most this many of what a word was searched with are named in its note.
+NOTE_SPELLINGS = 3
+
+
 def _spelling_notes(spellings: dict[str, list[str]]) -> list[str]:
     """A word the directory does not know was searched with its nearest spellings too: say so,
     so that "ebt" finding "Debt Management" is not a mystery. A word of another language that
-    names a need was searched with the need's English names: say that."""
+    names a need or a type of service was searched with their English names: say that."""
     notes = []
     for word, searched in spellings.items():
         others = [spelling for spelling in searched if spelling != word]
         if not others:
             continue
-        if english_need_words(word):
+        if english_words_for(word):
             note = _(
                 "Services here are described in English, so for “%(word)s” we also searched"
                 " for %(others)s."
@@ -167,7 +171,14 @@ def _spelling_notes(spellings: dict[str, list[str]]) -> list[str]:
             note = _(
                 "“%(word)s” is not a word in the directory, so we also searched for %(others)s."
             )
-        notes.append(note % {"word": word, "others": ", ".join(f"“{other}”" for other in others)})
+        shown = ", ".join(f"“{other}”" for other in others[:NOTE_SPELLINGS])
+        if len(others) > NOTE_SPELLINGS:
+            more = len(others) - NOTE_SPELLINGS
+            shown = ngettext("%(shown)s and %(n)s more", "%(shown)s and %(n)s more", more) % {
+                "shown": shown,
+                "n": more,
+            }
+        notes.append(note % {"word": word, "others": shown})
     return notes
 
 

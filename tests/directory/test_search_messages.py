@@ -275,7 +275,7 @@ def test_a_spanish_word_for_a_need_says_what_was_searched_for_in_english(client,
 
     assert "1 service found" in html
     assert (
-        "Services here are described in English, so for “comida” we also searched for “food”."
-        in html
+        "Services here are described in English, so for “comida” we also searched for “food”,"
+        " “baby food and formula”." in html
     )
     assert "is not a word in the directory" not in html

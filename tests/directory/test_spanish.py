@@ -264,7 +264,7 @@ def test_a_spanish_search_word_finds_its_services_and_says_how_in_spanish(client
         text,
         spanish=[
             "Los servicios aquí están descritos en inglés, así que para “comida” también"
-            " buscamos “food”."
+            " buscamos “food”, “baby food and formula”."
         ],
         english=["described in English"],
     )
