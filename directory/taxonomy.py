@@ -142,6 +142,11 @@ def _english_for_other_words() -> dict[str, list[str]]:
     return english
 
 
+@cache
+def _english_lexicon_of_shipped() -> frozenset[str]:
+    return frozenset(_english_lexicon(_shipped_names()))
+
+
 def _english_lexicon(shipped: dict[str, str]) -> set[str]:
     # A translated word that is also a word of an English term name ("internet") is left as
     # it is: an English search never changes meaning.
@@ -154,8 +159,21 @@ def english_words_for(word: str) -> list[str]:
     """What is searched for ``word`` of another language: the English names, as phrases, of
     the needs it names (NEED_WORDS_IN_LANGUAGE: "vivienda" → "housing instability",
     "homelessness", "unsafe or inadequate housing") and of the shipped terms whose translated
-    names use it ("despensa" → "food pantry", …); [] for any other word."""
-    return _english_for_other_words().get(fold(word), [])
+    names use it ("despensa" → "food pantry", …); [] for any other word.
+
+    The word as written, or else in the other number: "despensas", "refugios", "comedores"
+    and "alimento" find what "despensa", "refugio", "comedor" and "alimentos" do.
+    """
+    known = _english_for_other_words()
+    word = fold(word)
+    if word in _english_lexicon_of_shipped():
+        return []
+    forms = [word, word + "s", word + "es"]
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s"):
+        forms.append(word[:-1])
+    return next((known[form] for form in forms if form in known), [])
 
 
 @cache

@@ -366,6 +366,8 @@ def _service_meeting(need: str, name: str):
         ("comida", ["food-insecurity"]),
         ("Alimentación", ["food-insecurity"]),
         ("alimentacion", ["food-insecurity"]),  # typed without its accent
+        ("alimento", ["food-insecurity"]),  # the list has "alimentos"
+        ("comedores", ["food-insecurity"]),  # the list has "comedor"
         ("vivienda", ["housing-instability", "homelessness", "inadequate-housing"]),
         ("transporte", ["transportation-insecurity"]),
         ("luz", ["utility-insecurity"]),

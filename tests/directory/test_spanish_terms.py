@@ -99,6 +99,8 @@ def test_renaming_a_term_in_the_admin_refreshes_the_list_in_every_language(clien
         ("anteojos", ["Vision Van"]),
         ("impuestos", ["VITA Site"]),
         ("despensa movil", ["Mobile Pantry Truck"]),  # every word must still match
+        ("despensas", ["Corner Pantry", "Mobile Pantry Truck"]),  # the other number
+        ("roperos", ["Free Clothes"]),
     ],
 )
 def test_a_spanish_word_of_a_service_type_finds_its_services(words, found):
