@@ -128,7 +128,7 @@ def _english_for_other_words() -> dict[str, list[str]]:
     # The shipped terms' translated names: each of their words stands for the English names
     # of the terms it names (in every search document of a service under them).
     shipped = _shipped_names()
-    lexicon = _english_lexicon(shipped)
+    lexicon = _english_lexicon()
     for language, _name in settings.LANGUAGES:
         filler = _FILLER_IN_LANGUAGE.get(language, frozenset())
         by_word: dict[str, list[str]] = {}
@@ -143,16 +143,12 @@ def _english_for_other_words() -> dict[str, list[str]]:
 
 
 @cache
-def _english_lexicon_of_shipped() -> frozenset[str]:
-    return frozenset(_english_lexicon(_shipped_names()))
-
-
-def _english_lexicon(shipped: dict[str, str]) -> set[str]:
+def _english_lexicon() -> frozenset[str]:
     # A translated word that is also a word of an English term name ("internet") is left as
     # it is: an English search never changes meaning.
     from directory.models import words_of
 
-    return {fold(word) for name in shipped.values() for word in words_of(name)}
+    return frozenset(fold(word) for name in _shipped_names().values() for word in words_of(name))
 
 
 def english_words_for(word: str) -> list[str]:
@@ -166,7 +162,7 @@ def english_words_for(word: str) -> list[str]:
     """
     known = _english_for_other_words()
     word = fold(word)
-    if word in _english_lexicon_of_shipped():
+    if word in _english_lexicon():
         return []
     forms = [word, word + "s", word + "es"]
     if word.endswith("es"):
