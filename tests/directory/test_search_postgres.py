@@ -611,3 +611,29 @@ def test_an_error_inside_deferred_mode_leaves_nothing_behind(db):
     assert not Service.objects.filter(name="Half-written Pantry").exists()
     directory_service(name="Whole Pantry")  # and the triggers refresh at once again
     assert names(SearchParams(q="pantry")) == ["Whole Pantry"]
+
+
+def test_a_bulk_refresh_writes_the_rows_of_one_branch_together(db):
+    """A word's matches mostly share a taxonomy branch; written together, they share pages
+    (migration 0013). Services created interleaved are written branch by branch."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE directory_servicesearch")  # a new, empty file: rows in write order
+    branches = [
+        "work.reentry-employment",
+        "housing.help-find-housing.housing-vouchers",
+        "emergency.emergency-shelter.family-shelter",
+        None,
+    ]
+    with deferred_search_rows():
+        created = [
+            (code, directory_service(name=f"{code} {round_}", terms=(code,) if code else ()).pk)
+            for round_ in range(3)
+            for code in branches
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT service_id FROM directory_servicesearch ORDER BY ctid")
+        written = [service_id for (service_id,) in cursor.fetchall()]
+
+    by_branch = sorted(created, key=lambda item: (item[0] is None, item[0] or "", item[1]))
+    assert written == [pk for _code, pk in by_branch]
+    assert written != [pk for _code, pk in created]
