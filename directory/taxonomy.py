@@ -93,6 +93,26 @@ NEED_WORDS_IN_LANGUAGE = {
 }
 
 
+# Everyday words for a kind of service that no translated term name uses: who gives it
+# ("dentista", "abogado") or what it is for ("embarazo", "medicinas"). Each stands for the
+# English name of the shipped term of that code, so it finds the services under that term.
+TERM_WORDS_IN_LANGUAGE = {
+    "es": {
+        "health.dental-care": "dentista dientes muelas",
+        "legal.legal-aid": "abogado abogada",
+        "health.primary-care": "médico médicos médica doctora doctores",
+        "care.child-care": "guardería niñera",
+        "health.prescription-assistance": "medicinas medicamentos receta",
+        "health.maternal-and-child-health.prenatal-care": "embarazo embarazada",
+        "health.mental-health-care": "depresión psicólogo psicóloga terapia",
+        "health.vision-care": "ojos oculista optometrista",
+        "housing.help-pay-for-housing.rental-assistance": "renta",
+        "food.food-benefits-enrollment.snap-enrollment": "estampillas",
+        "legal.immigration-legal-help": "inmigrante",
+    },
+}
+
+
 def fold(word: str) -> str:
     """A word without its accents, lower case: "Educación" and "educacion" are one word."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
@@ -129,6 +149,10 @@ def _english_for_other_words() -> dict[str, list[str]]:
     # of the terms it names (in every search document of a service under them).
     shipped = _shipped_names()
     lexicon = _english_lexicon()
+    for by_term in TERM_WORDS_IN_LANGUAGE.values():
+        for code, words in by_term.items():
+            for word in words.split():
+                add(word, [phrase(shipped[code])])
     for language, _name in settings.LANGUAGES:
         filler = _FILLER_IN_LANGUAGE.get(language, frozenset())
         by_word: dict[str, list[str]] = {}
@@ -154,8 +178,9 @@ def _english_lexicon() -> frozenset[str]:
 def english_words_for(word: str) -> list[str]:
     """What is searched for ``word`` of another language: the English names, as phrases, of
     the needs it names (NEED_WORDS_IN_LANGUAGE: "vivienda" → "housing instability",
-    "homelessness", "unsafe or inadequate housing") and of the shipped terms whose translated
-    names use it ("despensa" → "food pantry", …); [] for any other word.
+    "homelessness", "unsafe or inadequate housing") and of the shipped terms it names
+    (TERM_WORDS_IN_LANGUAGE: "dentista" → "dental care") or whose translated names use it
+    ("despensa" → "food pantry", …); [] for any other word.
 
     The word as written, or else in the other number: "despensas", "refugios", "comedores"
     and "alimento" find what "despensa", "refugio", "comedor" and "alimentos" do.

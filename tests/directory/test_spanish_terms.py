@@ -148,3 +148,36 @@ def test_the_search_page_in_spanish_lists_and_explains_in_spanish(client, referr
     assert SPANISH["food.food-pantry"] in text  # in the list of service types
     assert "Los servicios aquí están descritos en inglés, así que para “refugio”" in text
     assert "y 4 más." in text
+
+
+@pytest.mark.parametrize(
+    "words, found",
+    [
+        ("dentista", ["Smile Clinic"]),
+        ("dentistas", ["Smile Clinic"]),  # the other number
+        ("abogados", ["Neighborhood Law Office"]),  # a term under "Legal Aid"
+        ("embarazada", ["Mothers First"]),
+        ("embarazo", ["Mothers First"]),
+    ],
+)
+def test_an_everyday_spanish_word_for_a_kind_of_service_finds_it(words, found):
+    directory_service(name="Smile Clinic", terms=("health.dental-care",))
+    directory_service(name="Neighborhood Law Office", terms=("legal.legal-aid.civil-legal-aid",))
+    directory_service(
+        name="Mothers First", terms=("health.maternal-and-child-health.prenatal-care",)
+    )
+    directory_service(name="Bicycle Repair Cafe")
+
+    assert sorted(s.name for s in search_services(SearchParams(q=words)).services) == found
+
+
+def test_every_everyday_word_names_a_shipped_term_and_is_not_english():
+    from directory.taxonomy import TERM_WORDS_IN_LANGUAGE, english_words_for
+
+    shipped = {spec["code"]: spec["name"] for spec in taxonomy_document()["terms"]}
+    for by_term in TERM_WORDS_IN_LANGUAGE.values():
+        assert set(by_term) <= set(shipped)
+        for code, words in by_term.items():
+            for word in words.split():
+                # [] for a word of an English term name: it would change English searches
+                assert shipped[code].lower() in english_words_for(word), word
