@@ -78,7 +78,7 @@ messages: install
 	  -N 'templates/core/*' -N 'accounts/models.py' -N 'accounts/views.py' \
 	  -N 'templates/base.html' -N 'accounts/context_processors.py' -N 'templates/forms/*' \
 	  -N 'handoff/forms.py' -N 'handoff/template_filters.py' -N 'templates/account/*' -N 'templates/account/email/*' \
-	  -N 'templates/accounts/*' -N 'accounts/forms.py' \
+	  -N 'templates/accounts/*' -N 'accounts/forms.py' -N 'interop/outbox.py' -N 'templates/interop/_sync_state.html' \
 	  $(MESSAGES_PO) -o $(MESSAGES_PO).tmp
 	mv $(MESSAGES_PO).tmp $(MESSAGES_PO)
 	$(PY) manage.py compilemessages -l es --ignore '.venv' --ignore 'node_modules'

@@ -251,6 +251,22 @@ def test_results_page_shows_the_sync_state(client, connection, patient, referrer
     assert "Sent to EHR now" in client.get(url).content.decode()
 
 
+def test_the_sync_state_is_in_the_pages_language(client, connection, patient, referrer):
+    from tests.spanish import in_spanish, text_of
+
+    screening = completed_screening(patient, referrer)
+    in_spanish(client, referrer)
+    url = reverse("screening:results", args=[screening.pk])
+
+    assert "En espera de enviarse a la historia clínica electrónica" in text_of(
+        client.get(url).content.decode()
+    )
+    send_outbox.call()
+    text = text_of(client.get(url).content.decode())
+    assert "Enviado a la historia clínica electrónica ahora" in text
+    assert "Sent to EHR" not in text
+
+
 def test_results_page_without_a_connection_says_nothing_about_the_ehr(client, patient, referrer):
     screening = completed_screening(patient, referrer)
     client.force_login(referrer)
