@@ -141,18 +141,19 @@ def _english_for_other_words() -> dict[str, list[str]]:
 
     with translation.override("en"):  # each need's name in every service's search document
         need_names = {code: phrase(str(label)) for code, label in NEED_NAMES.items()}
-    for by_need in NEED_WORDS_IN_LANGUAGE.values():
-        for code, words in by_need.items():
-            for word in words.split():
-                add(word, [need_names[code]])
+    shipped = _shipped_names()
+    # The listed words: each stands for the English name of its need or shipped term.
+    for table, english_name in (
+        (NEED_WORDS_IN_LANGUAGE, need_names.__getitem__),
+        (TERM_WORDS_IN_LANGUAGE, lambda code: phrase(shipped[code])),
+    ):
+        for by_code in table.values():
+            for code, words in by_code.items():
+                for word in words.split():
+                    add(word, [english_name(code)])
     # The shipped terms' translated names: each of their words stands for the English names
     # of the terms it names (in every search document of a service under them).
-    shipped = _shipped_names()
     lexicon = _english_lexicon()
-    for by_term in TERM_WORDS_IN_LANGUAGE.values():
-        for code, words in by_term.items():
-            for word in words.split():
-                add(word, [phrase(shipped[code])])
     for language, _name in settings.LANGUAGES:
         filler = _FILLER_IN_LANGUAGE.get(language, frozenset())
         by_word: dict[str, list[str]] = {}
