@@ -201,7 +201,33 @@ _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 SPELLINGS_SECONDS = 300
 
 
-def corrected_words(words: list[str]) -> dict[str, list[str]]:
+# A word being typed is searched as the directory's words that begin with it, when there are
+# at most this many; with more (a letter or two typed), as its stem's prefix.
+MOST_FORMS = 20
+
+
+class Spellings(list):
+    """A query word's spellings to search for, the word itself first.
+
+    ``forms``: the directory's words that begin with the word as typed (PostgreSQL), or None
+    when there are more than MOST_FORMS or none. The last word of a query may still be being
+    typed; tsquery_text searches it as these words, so "rent" finds "rental" and "renting"
+    but not "parenting", "housing" finds "housing" and "houses" but not "household", and "hous"
+    finds all of them. Without forms it is searched as its stem's prefix ("housing" is
+    stemmed to "hous", a prefix of "household" too).
+    """
+
+    forms: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, spellings: list[str], forms: list[str] | None = None) -> Spellings:
+        found = cls(spellings)
+        if forms and len(forms) <= MOST_FORMS:
+            found.forms = tuple(forms)
+        return found
+
+
+def corrected_words(words: list[str]) -> dict[str, Spellings]:
     """Each query word with the lexicon words it may have meant (itself when known)."""
     if not words:
         return {}
@@ -217,60 +243,73 @@ def corrected_words(words: list[str]) -> dict[str, list[str]]:
     return result
 
 
-def _spellings(words: list[str]) -> dict[str, list[str]]:
+def _spellings(words: list[str]) -> dict[str, Spellings]:
     """corrected_words() from the lexicon, for distinct words.
 
     A word of another language that names a need or a type of service is searched with their
     English names instead (taxonomy.english_words_for): the services are written in English,
     and that word's nearest English spellings ("comida": "comedy") would mislead.
     """
-    result: dict[str, list[str]] = {}
+    result: dict[str, Spellings] = {}
     for word in words:
         if english := english_words_for(word):
-            result[word] = [word, *english]
-    result.update(_unknown_words_spellings([word for word in words if word not in result]))
-    for word in words:
-        result.setdefault(word, [word])
+            result[word] = Spellings.of([word, *english])
+    result.update(_lexicon_spellings([word for word in words if word not in result]))
     return result
 
 
-def _unknown_words_spellings(words: list[str]) -> dict[str, list[str]]:
-    """Each word the lexicon lacks, with the lexicon's two nearest words."""
-    result: dict[str, list[str]] = {}
+def _lexicon_spellings(words: list[str]) -> dict[str, Spellings]:
+    """Each word with the lexicon's two nearest words when the lexicon lacks it, and (on
+    PostgreSQL) the lexicon's words that begin with it."""
+    result: dict[str, Spellings] = {}
     if not words:
         return result
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # One round trip for all words. Only a word the lexicon lacks looks for the two
             # nearest lexicon words: % uses the trigram GIN index, similarity orders them.
+            # LIKE uses it too (a word is letters and digits: no % or _ in it).
             cursor.execute(
-                "SELECT w.word, ARRAY(SELECT k.word FROM directory_searchword k WHERE k.word %% w.word"
-                " ORDER BY similarity(k.word, w.word) DESC, k.word LIMIT 2)"
-                " FROM unnest(%s::text[]) AS w(word)"
-                " WHERE NOT EXISTS (SELECT 1 FROM directory_searchword k WHERE k.word = w.word)",
+                "SELECT w.word, CASE WHEN NOT EXISTS"
+                " (SELECT 1 FROM directory_searchword k WHERE k.word = w.word) THEN"
+                " ARRAY(SELECT k.word FROM directory_searchword k WHERE k.word %% w.word"
+                " ORDER BY similarity(k.word, w.word) DESC, k.word LIMIT 2) ELSE '{}' END,"
+                " ARRAY(SELECT k.word FROM directory_searchword k WHERE k.word LIKE w.word || '%%'"
+                f" ORDER BY k.word LIMIT {MOST_FORMS + 1})"
+                " FROM unnest(%s::text[]) AS w(word)",
                 [words],
             )
-            for word, alternatives in cursor.fetchall():
-                result[word] = [word, *alternatives]
+            for word, alternatives, forms in cursor.fetchall():
+                result[word] = Spellings.of([word, *alternatives], forms)
     else:
         known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
         unknown = [w for w in words if w not in known]
         lexicon = list(SearchWord.objects.values_list("word", flat=True)) if unknown else []
-        for word in unknown:
-            result[word] = [word, *difflib.get_close_matches(word, lexicon, n=2, cutoff=0.75)]
+        for word in words:
+            close = (
+                difflib.get_close_matches(word, lexicon, n=2, cutoff=0.75)
+                if word in unknown
+                else []
+            )
+            result[word] = Spellings.of([word, *close])
     return result
 
 
 def tsquery_text(words: list[str], variants: dict[str, list[str]]) -> str:
-    """Every word (any of its spellings) must match; the last one may be a prefix (typing)."""
+    """Every word (any of its spellings) must match; the last one, which may still be being
+    typed, as any word of the directory that begins with it (Spellings.forms), else as its
+    stem's prefix."""
     groups = []
     for i, word in enumerate(words):
         last = i == len(words) - 1
+        forms = getattr(variants[word], "forms", None) if last else None
         # A variant of several words (a need's name, from another language) is a phrase.
         alternatives = [
-            f"{v}:*" if last and v == word else v.replace(" ", " <-> ") for v in variants[word]
+            f"{v}:*" if last and forms is None and v == word else v.replace(" ", " <-> ")
+            for v in variants[word]
+            if not (forms and v == word)
         ]
-        groups.append("(" + " | ".join(alternatives) + ")")
+        groups.append("(" + " | ".join(dict.fromkeys([*(forms or ()), *alternatives])) + ")")
     return " & ".join(groups)
 
 

@@ -9,7 +9,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from directory.models import Service, TaxonomyTerm
-from directory.search import Point, SearchParams, haversine_miles, search_services, zip_point
+from directory.search import (
+    MOST_FORMS,
+    Point,
+    SearchParams,
+    Spellings,
+    haversine_miles,
+    search_services,
+    tsquery_text,
+    zip_point,
+)
 from directory.taxonomy import TermTree
 from tests.factories import ScheduleFactory, UserFactory, directory_service
 
@@ -275,6 +284,40 @@ def test_small_typos_still_find_the_service():
     directory_service(name="Weekly Food Pantry")
 
     assert names(search_services(SearchParams(q="pantyr"))) == ["Weekly Food Pantry"]
+
+
+def test_a_whole_word_finds_its_forms_and_a_word_being_typed_finds_longer_words():
+    directory_service(name="Housing Help Desk")
+    directory_service(name="Household Goods Bank")
+    directory_service(name="Medical Rides")
+    directory_service(name="Medicaid Enrollment")
+    directory_service(name="Weekly Food Pantry")
+
+    # A word the directory has, typed whole: not the longer words it begins.
+    assert names(search_services(SearchParams(q="housing"))) == ["Housing Help Desk"]
+    assert names(search_services(SearchParams(q="medical"))) == ["Medical Rides"]
+    # Still being typed: every word it may become.
+    assert names(search_services(SearchParams(q="hous"))) == [
+        "Household Goods Bank",
+        "Housing Help Desk",
+    ]
+    assert names(search_services(SearchParams(q="medic"))) == [
+        "Medicaid Enrollment",
+        "Medical Rides",
+    ]
+    # Another form of a word still finds it.
+    assert names(search_services(SearchParams(q="pantries"))) == ["Weekly Food Pantry"]
+
+
+def test_the_last_word_is_searched_as_the_words_it_begins_or_else_as_a_prefix():
+    few = {"rent": Spellings.of(["rent"], ["rent", "rental", "renters"])}
+    many = {"h": Spellings.of(["h"], [f"h{i}" for i in range(MOST_FORMS + 1)])}
+    words = {"rent": Spellings.of(["rent"], ["rent", "rental"]), "food": Spellings.of(["food"])}
+
+    assert tsquery_text(["rent"], few) == "(rent | rental | renters)"
+    assert tsquery_text(["h"], many) == "(h:*)"  # a letter typed: too many words begin with it
+    # Only the last word may be unfinished.
+    assert tsquery_text(["rent", "food"], words) == "(rent) & (food:*)"
 
 
 def test_a_word_searched_before_still_finds_services_added_since():
