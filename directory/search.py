@@ -283,14 +283,13 @@ def _lexicon_spellings(words: list[str]) -> dict[str, Spellings]:
                 result[word] = Spellings.of([word, *alternatives], forms)
     else:
         known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
-        unknown = [w for w in words if w not in known]
-        lexicon = list(SearchWord.objects.values_list("word", flat=True)) if unknown else []
+        lexicon = (
+            list(SearchWord.objects.values_list("word", flat=True))
+            if not known.issuperset(words)
+            else []
+        )
         for word in words:
-            close = (
-                difflib.get_close_matches(word, lexicon, n=2, cutoff=0.75)
-                if word in unknown
-                else []
-            )
+            close = [] if word in known else difflib.get_close_matches(word, lexicon, 2, 0.75)
             result[word] = Spellings.of([word, *close])
     return result
 
@@ -301,15 +300,12 @@ def tsquery_text(words: list[str], variants: dict[str, list[str]]) -> str:
     stem's prefix."""
     groups = []
     for i, word in enumerate(words):
+        spellings = variants[word]  # the word itself first
         last = i == len(words) - 1
-        forms = getattr(variants[word], "forms", None) if last else None
+        own = (getattr(spellings, "forms", None) or [f"{word}:*"]) if last else [word]
         # A variant of several words (a need's name, from another language) is a phrase.
-        alternatives = [
-            f"{v}:*" if last and forms is None and v == word else v.replace(" ", " <-> ")
-            for v in variants[word]
-            if not (forms and v == word)
-        ]
-        groups.append("(" + " | ".join(dict.fromkeys([*(forms or ()), *alternatives])) + ")")
+        others = [v.replace(" ", " <-> ") for v in spellings[1:]]
+        groups.append("(" + " | ".join(dict.fromkeys([*own, *others])) + ")")
     return " & ".join(groups)
 
 
