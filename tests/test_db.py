@@ -16,10 +16,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def backend_count(pid: int, other: psycopg.Connection) -> int:
-    return other.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[
-        0
-    ]
+def backend(pid: int, other: psycopg.Connection) -> tuple | None:
+    """The server's backend ``pid``, if it runs: when it started, its state and last query."""
+    return other.execute(
+        "SELECT backend_start, state, query FROM pg_stat_activity WHERE pid = %s", [pid]
+    ).fetchone()
 
 
 def other_connection() -> psycopg.Connection:
@@ -33,16 +34,17 @@ def other_connection() -> psycopg.Connection:
     )
 
 
-def backend_ends(pid: int, within: float) -> bool:
-    """Whether the server's backend ``pid`` ends within ``within`` seconds: a backend ends a
-    moment after its socket closes, later on a busy machine (CI once took over a second)."""
+def backend_still_running(pid: int, started, within: float) -> tuple | None:
+    """The backend ``pid`` that started at ``started`` if it still runs after ``within``
+    seconds, else None: a backend ends a moment after its socket closes, later on a busy
+    machine (CI once took over a second). A new backend given the same pid is another one."""
     deadline = time.monotonic() + within
     with other_connection() as other:
-        while backend_count(pid, other):
+        while (found := backend(pid, other)) is not None and found[0] == started:
             if time.monotonic() > deadline:
-                return False
+                return found
             time.sleep(0.02)
-    return True
+    return None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -53,10 +55,12 @@ def test_no_pooled_connection_stays_open_for_a_forked_child_to_share():
 
     connections.close_all()
     with other_connection() as other:  # handed back to the pool: the socket a child would inherit
-        assert backend_count(pid, other) == 1
+        found = backend(pid, other)
+        assert found is not None
+        started = found[0]
 
     close_connections_before_fork()
-    assert backend_ends(pid, within=10.0)
+    assert backend_still_running(pid, started, within=10.0) is None
 
     with connection.cursor() as cursor:  # this process opens a pool of its own again
         cursor.execute("SELECT 1")
