@@ -60,27 +60,17 @@ test: install-test assets fhir-server
 	fi; \
 	CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
 
-# Spanish for the screening, directory, referral and patient pages: locale/es holds the messages
-# of the screening, directory, referrals and patients apps and templates, of the home page, the
-# accounts messages these pages show (roles, audit actions, switching organization), and of what
-# every page around them shows (the header, navigation and footer of base.html, form errors).
-# Not the admin, interop/, HSDS import errors, nor yet the Members page (its live update would
-# push one admin's language to the others). This refreshes its msgids and compiles it; translate
-# any empty msgstr in locale/es/LC_MESSAGES/django.po, then run it again. The .mo is committed,
-# so running the portal needs no gettext.
+# Spanish for the whole interface: locale/es holds every message marked for translation in the
+# project's code and templates (pages, emails, errors, the HSDS import, the EHR pages, the admin's
+# own templates; Django's and allauth's own messages come with them). This refreshes its msgids
+# and compiles it; translate any empty or fuzzy msgstr in locale/es/LC_MESSAGES/django.po, then
+# run it again (tests/test_spanish_catalog.py fails while one is left). The .mo is committed, so
+# running the portal needs no gettext.
 MESSAGES_PO := locale/es/LC_MESSAGES/django.po
 messages: export DEBUG ?= true
 messages: install
 	$(PY) manage.py makemessages -l es --ignore 'node_modules/*' --ignore 'static/*' \
 	  --ignore 'tests/*' --ignore 'e2e/*' --ignore 'benchmarks/*' --ignore '.venv/*'
-	msggrep -N 'screening/*' -N 'templates/screening/*' -N 'directory/*' -N 'templates/directory/*' \
-	  -N 'referrals/*' -N 'templates/referrals/*' -N 'patients/*' -N 'templates/patients/*' \
-	  -N 'templates/core/*' -N 'accounts/models.py' -N 'accounts/views.py' \
-	  -N 'templates/base.html' -N 'accounts/context_processors.py' -N 'templates/forms/*' \
-	  -N 'handoff/forms.py' -N 'handoff/template_filters.py' -N 'templates/account/*' -N 'templates/account/email/*' \
-	  -N 'templates/accounts/*' -N 'accounts/forms.py' -N 'interop/outbox.py' -N 'templates/interop/_sync_state.html' \
-	  $(MESSAGES_PO) -o $(MESSAGES_PO).tmp
-	mv $(MESSAGES_PO).tmp $(MESSAGES_PO)
 	$(PY) manage.py compilemessages -l es --ignore '.venv' --ignore 'node_modules'
 
 worker: install

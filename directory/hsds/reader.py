@@ -535,7 +535,7 @@ def _not_utf8(text: str) -> str:
     byte = next(ord(ch) - 0xDC00 for ch in text if "\udc80" <= ch <= "\udcff")
     return _(
         "is not UTF-8 text (it contains the byte 0x%(byte)02X, as files saved in Excel's "
-        "\u201cCSV\u201d or Windows-1252 format do). Save the file as \u201cCSV UTF-8\u201d and import again."
+        "“CSV” or Windows-1252 format do). Save the file as “CSV UTF-8” and import again."
     ) % {"byte": byte}
 
 
