@@ -18,7 +18,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.vary import vary_on_headers
@@ -115,6 +115,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                 file_size=upload.size,
                 data=upload.read(),
                 created_by=request.user,
+                language=translation.get_language() or "",
             )
             if upload.size <= inline_import_max_bytes():
                 # A crash is logged and recorded on the job, which the next page shows.

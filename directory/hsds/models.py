@@ -11,7 +11,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, connections, models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +50,8 @@ class ImportJob(models.Model):
     problems = models.JSONField(_("problems"), default=list, blank=True)
     more_problems = models.PositiveIntegerField(default=0)
     warnings = models.JSONField(_("notes"), default=list, blank=True)
+    # The uploader's language, for the problems a worker writes in another process.
+    language = models.CharField(_("language"), max_length=10, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -78,7 +80,12 @@ class ImportJob(models.Model):
         return share[0] + (share[1] - share[0]) * self.done // max(self.total, 1)
 
     def run(self) -> None:
-        """Import the uploaded file (all or nothing) and record the outcome on this job."""
+        """Import the uploaded file (all or nothing) and record the outcome on this job, its
+        problems and notes written in the language of the person who uploaded it."""
+        with translation.override(self.language or settings.LANGUAGE_CODE):
+            self._run()
+
+    def _run(self) -> None:
         from directory.hsds.importer import ImportFailed, import_upload
 
         # Only one worker may run a job, even if the task is delivered twice.

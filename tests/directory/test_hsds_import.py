@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from directory.hsds import reader
@@ -802,6 +802,30 @@ def test_a_large_upload_runs_in_the_background_and_the_page_polls_its_progress(
     assert Service.objects.filter(hsds_id=SERVICE).exists()
     assert "hx-trigger" not in client.get(response.url, HTTP_HX_REQUEST="true").content.decode()
     assert run_import_job.call(job.pk) == ImportJob.Status.SUCCEEDED  # delivered twice: runs once
+
+
+def test_an_upload_in_spanish_is_reported_in_spanish_even_by_the_background_worker(
+    client, platform_admin, settings, django_capture_on_commit_callbacks
+):
+    settings.HSDS_INLINE_IMPORT_MAX_BYTES = 0
+    client.force_login(platform_admin)
+    client.cookies["django_language"] = "es"
+    files = valid_files()
+    files["locations.csv"] = files["locations.csv"].replace("42.3399", "123.4")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, zip_package(files))
+    with translation.override("en"):  # the worker's own language
+        assert run_import_job.call(ImportJob.objects.get().pk) == ImportJob.Status.FAILED
+
+    job = ImportJob.objects.get()
+    assert job.language == "es"
+    assert [(p["place"], p["field"], p["message"]) for p in job.problems] == [
+        ("fila 2", "latitude", "'123.4' está fuera del rango: debe estar entre -90 y 90")
+    ]
+    page = client.get(response.url).content.decode()
+    assert "No se importó nada" in page and "Nothing was imported" not in page
+    assert "está fuera del rango" in page and "<td>fila 2</td>" in page
 
 
 def test_the_directory_admin_links_to_import_and_export(client, platform_admin):
