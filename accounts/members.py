@@ -5,11 +5,13 @@ from __future__ import annotations
 from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
 from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Membership, Role, User
 from directory.models import Organization
@@ -19,13 +21,22 @@ from handoff import live
 def add_member(
     request: HttpRequest, organization: Organization, *, email: str, full_name: str, role: str
 ) -> Membership:
-    """Add a person to ``organization``; a new person gets an invitation to set a password."""
+    """Add a person to ``organization``; a new person gets an invitation to set a password.
+    The email is written in the person's own language."""
     email = email.strip().lower()
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
         created = user is None
         if created:
-            user = User.objects.create_user(email=email, full_name=full_name)
+            # Until they choose (the footer's picker), a new person reads in the inviter's language.
+            language = translation.get_language()
+            user = User.objects.create_user(
+                email=email,
+                full_name=full_name,
+                preferred_language=(
+                    language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+                ),
+            )
             EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
         membership = Membership.objects.create(
             user=user, organization=organization, role=role, added_by=request.user
@@ -51,8 +62,9 @@ def _send_welcome(request: HttpRequest, membership: Membership, *, needs_passwor
             kwargs={"uidb36": user_pk_to_url_str(user), "key": token},
         )
         context["set_password_url"] = request.build_absolute_uri(path)
-    subject = render_to_string("accounts/email/added_subject.txt", context).strip()
-    body = render_to_string("accounts/email/added_message.txt", context)
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        subject = render_to_string("accounts/email/added_subject.txt", context).strip()
+        body = render_to_string("accounts/email/added_message.txt", context)
     send_mail(subject, body, None, [user.email])
 
 

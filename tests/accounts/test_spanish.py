@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, User
 from tests.factories import UserFactory
 from tests.spanish import assert_spanish, in_spanish, template_msgids, text_of, untranslated
 
@@ -145,6 +145,43 @@ def test_the_members_page_in_spanish_has_no_english_left(client, food_admin, sta
     )
     # What a live update fetches is in the admin's own language too.
     assert_spanish(table, spanish=["Cambiar el rol", "Quitar a Stan Staff"], english=["Remove"])
+
+
+def test_a_person_added_in_spanish_is_invited_in_spanish_and_reads_spanish_from_then_on(
+    client, food_admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    in_spanish(client, food_admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("accounts:members"),
+            {"email": "nueva@example.org", "full_name": "Nora Nueva", "role": "cbo_staff"},
+        )
+
+    (sent,) = mailoutbox
+    assert sent.subject == "Se le agregó a Eastside Food Bank en Handoff"
+    assert sent.body.startswith("Hola, Nora Nueva:")
+    assert "con el rol: Personal de una organización comunitaria" in sent.body
+    assert "Para empezar, elija su contraseña aquí:" in sent.body
+    assert "added you" not in sent.body and "choose your password" not in sent.body
+    assert User.objects.get(email="nueva@example.org").preferred_language == "es"
+
+
+def test_someone_who_reads_english_is_told_in_english_whoever_adds_them(
+    client, food_admin, stranger, mailoutbox, django_capture_on_commit_callbacks
+):
+    in_spanish(client, food_admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("accounts:members"),
+            {"email": stranger.email, "full_name": "Sol Stranger", "role": "cbo_staff"},
+        )
+
+    (sent,) = mailoutbox
+    assert sent.subject == "You have been added to Eastside Food Bank on Handoff"
+    assert "Sign in with your usual password:" in sent.body
+    assert "Inicie sesión" not in sent.body
 
 
 def test_every_message_of_the_members_page_has_a_spanish_translation():
