@@ -24,20 +24,26 @@ def backend(pid: int, other: psycopg.Connection) -> tuple | None:
 
 
 def other_connection() -> psycopg.Connection:
-    """A connection of our own, outside Django's pool, to ask the server about backends."""
+    """A connection of our own, outside Django's pool, to ask the server about backends.
+
+    In autocommit: inside a transaction pg_stat_activity answers from a snapshot taken at its
+    first read, so a backend that ended after that would look alive until the transaction
+    ended (which made this test fail now and then, when the first look came before the
+    backend had quite exited)."""
     settings = connection.settings_dict
     return psycopg.connect(
         host=settings["HOST"],
         port=settings["PORT"] or 5432,
         user=settings["USER"],
         dbname="postgres",
+        autocommit=True,
     )
 
 
 def backend_still_running(pid: int, started, within: float) -> tuple | None:
     """The backend ``pid`` that started at ``started`` if it still runs after ``within``
     seconds, else None: a backend ends a moment after its socket closes, later on a busy
-    machine (CI once took over a second). A new backend given the same pid is another one."""
+    machine. A new backend given the same pid is another one."""
     deadline = time.monotonic() + within
     with other_connection() as other:
         while (found := backend(pid, other)) is not None and found[0] == started:
