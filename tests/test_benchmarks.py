@@ -93,5 +93,26 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
             with connect(settings, name) as db:
                 built.append(db.execute(count).fetchone()[0])
         assert built == [600, 300]
+
+        # Where a request's time goes, on the directory just built at 300.
+        parts = subprocess.run(
+            [
+                sys.executable,
+                "benchmarks/search_parts.py",
+                *("--size", "300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert parts.returncode == 0, parts.stderr[-3000:]
+        assert parts.stdout.startswith("300 services, 6 searches (ms, p50 / p95):\n"), parts.stdout
+        for name in ("request", "SQL inside it", "Python part", "template", "result cards"):
+            assert re.search(rf"^  {name}: [\d.]+ / [\d.]+$", parts.stdout, re.MULTILINE), (
+                parts.stdout
+            )
+        assert re.search(r"^  page size: [\d.]+ kB on average$", parts.stdout, re.MULTILINE)
     finally:
         drop_databases(settings, databases)
