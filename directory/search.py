@@ -942,24 +942,56 @@ def _from_json(model, data: dict, alias: str):
     """An instance of ``model`` from some of its columns as JSON; the others stay deferred.
 
     What Model.from_db makes, as loading a queryset's row with .only() would, without
-    running Model.__init__ (no init signals are connected to these models): ~110 instances a
+    running Model.__init__ (no init signals are connected to these models): ~150 instances a
     page, and __init__'s walk over every field, deferred or not, was most of their cost. A
     column left out is deferred the usual way (it is missing from the instance's __dict__).
     """
     instance = model.__new__(model)
-    instance.__dict__.update(
-        {attname: convert(data[attname]) for attname, convert in _json_columns(model, tuple(data))}
-    )
+    values = instance.__dict__
+    values.update(data)
+    for attname, convert in _json_conversions(model, tuple(data)):
+        values[attname] = convert(values[attname])
     state = instance._state = ModelState()
     state.adding, state.db = False, alias
     return instance
 
 
+# Columns whose JSON value is already the Python value (a number, text, true/false or null):
+# their to_python would hand it back unchanged. The rest (UUIDs, times, dates, floats that JSON
+# wrote without a fraction) are converted.
+_AS_JSON_GIVES = frozenset(
+    [
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "CharField",
+        "TextField",
+        "BooleanField",
+    ]
+)
+
+
 @functools.cache
-def _json_columns(model, keys: tuple[str, ...]) -> list[tuple[str, Callable]]:
-    # The model's columns in the JSON object (the same few shapes every time) and how each
-    # value becomes Python; looking the fields up per instance was a third of the cost.
-    return [(f.attname, f.to_python) for f in model._meta.concrete_fields if f.attname in keys]
+def _json_conversions(model, keys: tuple[str, ...]) -> list[tuple[str, Callable]]:
+    # The object's keys are the model's column names (RESULT_ROW_JSON), the same few shapes
+    # every time; which need converting is worked out once per shape.
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    unknown = set(keys) - set(fields)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
+    conversions = []
+    for attname in keys:
+        field = fields[attname]
+        kind = (field.target_field if field.is_relation else field).get_internal_type()
+        if kind not in _AS_JSON_GIVES:
+            conversions.append((attname, field.to_python))
+    return conversions
 
 
 def _result_from_json(display: dict, now: datetime, alias: str, origin: Point | None) -> Service:

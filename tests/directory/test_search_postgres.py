@@ -13,6 +13,7 @@ from directory.models import (
     Language,
     Location,
     Organization,
+    Phone,
     Schedule,
     Service,
     ServiceAtLocation,
@@ -328,6 +329,46 @@ def test_a_box_known_to_hold_many_locations_is_not_probed_again_and_still_finds_
     # No box probe (the statement itself reads locations for the page's rows only).
     assert not [q for q in captured.captured_queries if "WITH l AS" in q["sql"]]
     assert_same(params, TUESDAY_NOON)
+
+
+def same_columns(built, loaded) -> None:
+    """Each column ``built`` holds has the value and the Python type the ORM loads for it."""
+    fields = [f for f in type(built)._meta.concrete_fields if f.attname in built.__dict__]
+    assert fields, built
+    for field in fields:
+        value, expected = built.__dict__[field.attname], getattr(loaded, field.attname)
+        assert (value, type(value)) == (expected, type(expected)), (built, field.attname)
+    assert built._state.db == loaded._state.db and not built._state.adding
+
+
+def test_a_page_of_results_holds_what_the_orm_loads(directory):
+    # Whole-number coordinates: JSON writes 42.0 as 42, which must come back a float.
+    whole = directory_service(name="Whole Degrees", terms=("food",), at=(42.0, -71.0))
+    ScheduleFactory(service=whole, byday="TU", opens_at=time(9), closes_at=time(17, 30))
+    Phone.objects.create(service=whole, number="617-555-0100", extension="12")
+    Language.objects.create(service=whole, code="es", name="Spanish")
+
+    services = [
+        *search_services_postgresql(SearchParams(origin=BOSTON, radius=50), TUESDAY_NOON).services,
+        *search_services_postgresql(SearchParams(q="whole degrees"), TUESDAY_NOON).services,
+    ]
+
+    assert len(services) == 21 and services[-1].name == "Whole Degrees"
+    for service in services:
+        loaded = Service.objects.select_related("organization").get(pk=service.pk)
+        same_columns(service, loaded)
+        same_columns(service.organization, loaded.organization)
+        for schedule in service.todays_hours:
+            same_columns(schedule, Schedule.objects.get(pk=schedule.pk))
+        if service.first_phone is not None:
+            same_columns(service.first_phone, Phone.objects.get(pk=service.first_phone.pk))
+        for language in service.spoken_languages:
+            same_columns(language, Language.objects.get(pk=language.pk))
+        if service.place is not None:
+            same_columns(service.place, Location.objects.get(pk=service.place.pk))
+    place = services[-1].place
+    assert (place.latitude, place.longitude) == (42.0, -71.0)
+    assert isinstance(place.latitude, float)
 
 
 # --- the search rows follow every edit ------------------------------------------------------
