@@ -12,11 +12,12 @@ from urllib.parse import urljoin
 import jwt
 import requests
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 from fhirclient.server import FHIRServer
 
-from interop.models import EhrConnection
+from interop.models import EhrConnection, readable_error
 
 FHIR_JSON = "application/fhir+json"
 # Seconds to connect and to wait for an answer: a hung EHR must not hold the worker for long.
@@ -26,16 +27,42 @@ SMART_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class EhrError(Exception):
-    """A call to the EHR that did not work; ``transient`` says whether trying again may help."""
+    """A call to the EHR that did not work; ``transient`` says whether trying again may help.
+
+    Its text (str()) is English, for logs and the admin: the sender that stores it has no
+    reader. Where it is one of Handoff's own messages, ``message`` is that message's id
+    (marked with gettext_noop) and ``params`` its details, so readable() and the stored copy
+    (translatable()) can say it in the reader's language.
+    """
 
     def __init__(
-        self, message: str, *, transient: bool, status: int | None = None, outcome: str = ""
+        self,
+        message: str,
+        *,
+        transient: bool,
+        status: int | None = None,
+        outcome: str = "",
+        params: dict | None = None,
     ):
-        super().__init__(message)
+        self.message_id = message if params is not None else ""
+        self.params = {
+            key: value if isinstance(value, int) else str(value)
+            for key, value in (params or {}).items()
+        }
+        text = message % self.params if params is not None else message
+        super().__init__(text)
         self.transient = transient
         self.status = status
         # What the other side said, in its words (an OperationOutcome's text, an OAuth error).
-        self.outcome = outcome or message
+        self.outcome = outcome or text
+
+    def translatable(self) -> dict | None:
+        """What the stored error needs to be shown in another language (None: not ours)."""
+        return {"id": self.message_id, "params": self.params} if self.message_id else None
+
+    def readable(self) -> str:
+        """The error in the active language."""
+        return readable_error(str(self), self.translatable())
 
 
 def outcome_text(body: dict | None) -> str:
@@ -123,7 +150,8 @@ def access_token(connection: EhrConnection, session: requests.Session) -> str:
         assertion = client_assertion(connection)
     except (ValueError, TypeError, jwt.PyJWTError) as error:
         raise EhrError(
-            _("The private key could not sign the request: %(error)s") % {"error": error},
+            gettext_noop("The private key could not sign the request: %(error)s"),
+            params={"error": error},
             transient=False,
         ) from error
     try:
@@ -140,7 +168,8 @@ def access_token(connection: EhrConnection, session: requests.Session) -> str:
         )
     except requests.RequestException as error:
         raise EhrError(
-            _("The token endpoint could not be reached: %(error)s") % {"error": error},
+            gettext_noop("The token endpoint could not be reached: %(error)s"),
+            params={"error": error},
             transient=True,
         ) from error
     try:
@@ -150,7 +179,8 @@ def access_token(connection: EhrConnection, session: requests.Session) -> str:
     if response.status_code != 200 or not body.get("access_token"):
         detail = body.get("error_description") or body.get("error") or response.reason
         raise EhrError(
-            _("The token endpoint refused the client: %(detail)s") % {"detail": detail},
+            gettext_noop("The token endpoint refused the client: %(detail)s"),
+            params={"detail": detail},
             transient=response.status_code >= 500,
             status=response.status_code,
         )
@@ -209,7 +239,8 @@ class EhrServer(FHIRServer):
                 )
             except requests.RequestException as error:
                 raise EhrError(
-                    _("The EHR could not be reached: %(error)s") % {"error": type(error).__name__},
+                    gettext_noop("The EHR could not be reached: %(error)s"),
+                    params={"error": type(error).__name__},
                     transient=True,
                 ) from error
             # An expired SMART token: forget it and sign in again, once.
@@ -286,7 +317,7 @@ def check_connection(connection: EhrConnection) -> ConnectionReport:
     try:
         capability = CapabilityStatement.read_from("metadata", server)
     except EhrError as error:
-        report.problems.append(str(error))
+        report.problems.append(error.readable())
         return report
     except (FHIRValidationError, ValueError, KeyError, TypeError) as error:
         report.reachable = True

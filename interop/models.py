@@ -7,9 +7,27 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from patients.validators import validate_absolute_uri
+
+
+def readable_error(text: str, translatable: dict | None) -> str:
+    """A stored error in the reader's language.
+
+    The sender works with no reader, so it stores its errors in English (``text``, for logs
+    and the admin) and, where the error is one of Handoff's own messages, that message's id and
+    details (``translatable``: {"id": ..., "params": {...}}, from EhrError.translatable). Shown,
+    the message is translated; the details (an exception's name, what the EHR said) stay as they
+    came. Anything else is shown as stored.
+    """
+    if not translatable:
+        return text
+    try:
+        return gettext(translatable["id"]) % translatable["params"]
+    except (KeyError, TypeError, ValueError):  # a message since changed: what was stored
+        return text
 
 
 class EhrConnectionQuerySet(models.QuerySet["EhrConnection"]):
@@ -78,6 +96,7 @@ class EhrConnection(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     retry_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    last_error_translatable = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,6 +108,11 @@ class EhrConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} → {self.base_url}"
+
+    @property
+    def error_text(self) -> str:
+        """What went wrong last, in the reader's language where it is Handoff's own message."""
+        return readable_error(self.last_error, self.last_error_translatable)
 
     def clean(self) -> None:
         errors = {}
@@ -147,6 +171,7 @@ class OutboxMessage(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
+    last_error_translatable = models.JSONField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True)
     outcome_text = models.TextField(_("what the EHR said"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -184,6 +209,11 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.aggregate}#{self.sequence} {self.resource_type} ({self.state})"
+
+    @property
+    def error_text(self) -> str:
+        """What went wrong last, in the reader's language where it is Handoff's own message."""
+        return readable_error(self.last_error, self.last_error_translatable)
 
     @property
     def conditional_query(self) -> str:

@@ -21,6 +21,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from interop.client import EhrError, EhrServer, server_for
 from interop.mapping import (
@@ -509,7 +510,11 @@ def deliver(
     except Patient.DoesNotExist:
         return _failed(
             message,
-            EhrError(_("The patient no longer exists in the portal."), transient=False),
+            EhrError(
+                gettext_noop("The patient no longer exists in the portal."),
+                params={},
+                transient=False,
+            ),
         )
     except Exception as error:
         # A surprise (an odd answer from the EHR, or a bug here) must not stop the other
@@ -575,7 +580,12 @@ def _record_sent(sends: list[tuple[OutboxMessage, str, str, datetime]]) -> None:
         )
         done = [s for s in sends if (s[0].pk, s[0].claim) in still_mine]
         OutboxMessage.objects.filter(pk__in=[m.pk for m, *_ in done]).update(
-            state=State.SENT, last_error="", outcome_text="", claim="", claimed_until=None
+            state=State.SENT,
+            last_error="",
+            last_error_translatable=None,
+            outcome_text="",
+            claim="",
+            claimed_until=None,
         )
         OutboxMessage.objects.bulk_update(
             [
@@ -608,12 +618,16 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
     now = timezone.now()
     connection = message.connection
     text = str(error)[:2000]
+    error_fields = {
+        "last_error": text,
+        "last_error_translatable": error.translatable(),
+        "last_error_at": now,
+    }
     if not error.transient:
         _finish(
             message,
             state=State.REJECTED,
-            last_error=text,
-            last_error_at=now,
+            **error_fields,
             # Only what the EHR (or its sign-in) said is its "outcome"; a local reason is not.
             outcome_text=error.outcome[:2000] if error.status is not None else "",
         )
@@ -629,26 +643,23 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
             locked.unreachable_since = locked.unreachable_since or now
             locked.retry_at = now + backoff(locked.consecutive_failures)
             locked.last_error = text[:500]
+            locked.last_error_translatable = error.translatable()
             locked.save(
                 update_fields=[
                     "consecutive_failures",
                     "unreachable_since",
                     "retry_at",
                     "last_error",
+                    "last_error_translatable",
                 ]
             )
             connection.unreachable_since = locked.unreachable_since
-            _finish(message, last_error=text, last_error_at=now, next_attempt_at=locked.retry_at)
+            _finish(message, **error_fields, next_attempt_at=locked.retry_at)
     elif message.attempts >= MAX_ATTEMPTS:
-        _finish(message, state=State.FAILED, last_error=text, last_error_at=now)
+        _finish(message, state=State.FAILED, **error_fields)
         return "rejected"
     else:
-        _finish(
-            message,
-            last_error=text,
-            last_error_at=now,
-            next_attempt_at=now + backoff(message.attempts),
-        )
+        _finish(message, **error_fields, next_attempt_at=now + backoff(message.attempts))
     logger.info("EHR send of %s will be retried: %s", message, text)
     return "retrying"
 
@@ -656,7 +667,11 @@ def _failed(message: OutboxMessage, error: EhrError) -> str:
 def _reachable(connection: EhrConnection) -> None:
     if connection.unreachable_since or connection.consecutive_failures or connection.retry_at:
         EhrConnection.objects.filter(pk=connection.pk).update(
-            unreachable_since=None, consecutive_failures=0, retry_at=None, last_error=""
+            unreachable_since=None,
+            consecutive_failures=0,
+            retry_at=None,
+            last_error="",
+            last_error_translatable=None,
         )
         connection.unreachable_since = None
         connection.consecutive_failures = 0
@@ -779,8 +794,10 @@ def resolve_patient(server: EhrServer, connection: EhrConnection, patient_pk: st
     ]
     if len(found) > 1:
         raise EhrError(
-            _("The EHR holds %(count)s patients with the identifier %(value)s; fix that there.")
-            % {"count": len(found), "value": value},
+            gettext_noop(
+                "The EHR holds %(count)s patients with the identifier %(value)s; fix that there."
+            ),
+            params={"count": len(found), "value": value},
             transient=False,
         )
     if found:
@@ -834,7 +851,7 @@ def sync_state_for(aggregate: str) -> SyncState | None:
         if rejected[0].outcome_text:
             text = _("Rejected by EHR: %(reason)s") % {"reason": rejected[0].outcome_text}
         else:
-            text = _("Not sent: %(reason)s") % {"reason": rejected[0].last_error}
+            text = _("Not sent: %(reason)s") % {"reason": rejected[0].error_text}
         return SyncState("rejected", text)
     if any(m.state == State.FAILED for m in messages):
         return SyncState(
@@ -857,7 +874,7 @@ def sync_state_for(aggregate: str) -> SyncState | None:
             return SyncState(
                 "waiting",
                 _("Waiting — the EHR answered with an error, retrying: %(error)s")
-                % {"error": failing[0].last_error},
+                % {"error": failing[0].error_text},
             )
         return SyncState("waiting", _("Waiting to be sent to the EHR"))
     last = max(m.sent_at for m in messages if m.sent_at)
