@@ -64,7 +64,7 @@ test: install-test assets fhir-server
 # project's code and templates (pages, emails, errors, the HSDS import, the EHR pages, the admin's
 # own templates; Django's and allauth's own messages come with them). This refreshes its msgids
 # and compiles it; translate any empty or fuzzy msgstr in locale/es/LC_MESSAGES/django.po, then
-# run it again (tests/test_spanish_catalog.py fails while one is left). The .mo is committed, so
+# run it again (tests/test_spanish.py fails while one is left). The .mo is committed, so
 # running the portal needs no gettext.
 MESSAGES_PO := locale/es/LC_MESSAGES/django.po
 messages: export DEBUG ?= true

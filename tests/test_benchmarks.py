@@ -41,6 +41,18 @@ def connect(settings: dict, dbname: str, **options) -> psycopg.Connection:
     )
 
 
+def run_script(script: str, *args: str, env: dict, timeout: int) -> subprocess.CompletedProcess:
+    """A benchmark script as a person runs it, from the project's folder."""
+    return subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def drop_databases(settings: dict, names: list[str]) -> None:
     with connect(settings, "postgres", autocommit=True) as admin:
         for name in names:
@@ -57,16 +69,10 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         "BENCH_DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{prefix}",
     }
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "benchmarks/search.py",
-                *("--sizes", "600,300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
-            ],
-            cwd=ROOT,
+        result = run_script(
+            "search.py",
+            *("--sizes", "600,300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
             env=env,
-            capture_output=True,
-            text=True,
             timeout=600,
         )
         assert result.returncode == 0, result.stderr[-3000:]
@@ -95,16 +101,10 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         assert built == [600, 300]
 
         # Where a request's time goes, on the directory just built at 300.
-        parts = subprocess.run(
-            [
-                sys.executable,
-                "benchmarks/search_parts.py",
-                *("--size", "300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
-            ],
-            cwd=ROOT,
+        parts = run_script(
+            "search_parts.py",
+            *("--size", "300", "--searches", "6", "--at", "2026-11-24T11:00-05:00"),
             env=env,
-            capture_output=True,
-            text=True,
             timeout=300,
         )
         assert parts.returncode == 0, parts.stderr[-3000:]
