@@ -86,6 +86,21 @@ def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures(
         assert int(figures[600]["matches"]) > 0, (
             out
         )  # the searches find services (results are read)
+        # Half the searches replay their SQL before the request, half after (the docstring of
+        # benchmarks/search.py says why), each replaying what its request ran.
+        orders = re.findall(
+            r"^ +request/SQL at p95 in each order \(its half of the mix\): request first "
+            r"[\d.]+× \([\d.]+ / [\d.]+ ms\), SQL first [\d.]+× \([\d.]+ / [\d.]+ ms\)$",
+            out,
+            re.MULTILINE,
+        )
+        assert len(orders) == 2, out
+        replays = re.findall(
+            r"^ +SQL-first replays that ran as many statements as their request: (\d+) of (\d+)$",
+            out,
+            re.MULTILINE,
+        )
+        assert replays == [("3", "3"), ("3", "3")], out
         assert re.search(
             r"^growth of request p95 from 300 to 600 services: [\d.]+×$", out, re.MULTILINE
         ), out
