@@ -21,9 +21,11 @@ search by search, each size sees the same one (and each request and its SQL alon
 
 Why the order of a request and its SQL alone alternates: whichever of the two runs second
 finds the rows the first one read in PostgreSQL's buffers and the CPU's caches. Measured on
-2026-12-06 with each search run in both orders, the SQL alone took ~0.9 ms (median) longer
-at 100,000 services when it ran first, and the request ~0.4 ms less when it ran second.
-With the SQL always second, as until then, every ratio favoured the SQL. So each worker first
+2026-12-06 with each search run in both orders (two runs), at 100,000 services the SQL alone
+took 0.46 ms longer when it ran first (median; 0.90 ms for the 20 searches with the longest
+SQL), and the request 0.48 ms less when it ran second (1.17 ms). With the SQL always second,
+as until then, every ratio favoured the SQL: 1.53× in that pair of runs, against 1.41× with
+the request always second. So each worker first
 runs the whole mix twice (which also warms its caches) and keeps the statements each search
 ran the second time: what the measured requests run, each word's spellings already looked
 up. Then the even searches run the request first and replay what it ran; the odd ones
