@@ -22,7 +22,7 @@ from datetime import datetime
 
 import zipcodes
 from django.conf import settings
-from django.core.cache import cache as django_cache
+from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -47,6 +47,7 @@ from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
+from django.utils.connection import ConnectionProxy
 
 from directory.models import (
     SUPPORTED_TIMEZONES,
@@ -62,6 +63,9 @@ from directory.models import (
     words_of,
 )
 from directory.taxonomy import TermTree, english_words_for
+
+# This process's own memory (settings.CACHES, "local"): never Redis, read on every search page.
+local_cache = ConnectionProxy(caches, "local")
 
 PAGE_SIZE = 20
 # Held here: zoneinfo keeps only the 8 zones used last, and "open now" converts the time to
@@ -194,7 +198,7 @@ class TsMatches(Func):
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-# A word's spellings are kept this long (in each process, with the default cache). They only
+# A word's spellings are kept this long (in each process, in local_cache). They only
 # add spellings to look for: the word as typed is always searched too, so a lexicon changed
 # since (a service edited, an import) cannot hide what the word itself matches; a new
 # near-spelling of a mistyped word is suggested within this time.
@@ -232,11 +236,11 @@ def corrected_words(words: list[str]) -> dict[str, Spellings]:
     if not words:
         return {}
     keys = {f"directory:spellings:{word}": word for word in dict.fromkeys(words)}
-    result = {keys[key]: spellings for key, spellings in django_cache.get_many(keys).items()}
+    result = {keys[key]: spellings for key, spellings in local_cache.get_many(keys).items()}
     missing = [word for word in keys.values() if word not in result]
     if missing:
         found = _spellings(missing)
-        django_cache.set_many(
+        local_cache.set_many(
             {key: found[word] for key, word in keys.items() if word in found}, SPELLINGS_SECONDS
         )
         result.update(found)
@@ -732,8 +736,8 @@ def box_probe_args(box: tuple[float, float, float, float]) -> dict:
     }
 
 
-# A box found to hold many locations is remembered this long (in each process, with the default
-# cache). Forgetting sooner is never needed for correct results: without the ids the search
+# A box found to hold many locations is remembered this long (in each process, in
+# local_cache). Forgetting sooner is never needed for correct results: without the ids the search
 # checks every candidate's own coordinates, which is exact whatever the box holds now.
 DENSE_BOX_SECONDS = 3600
 
@@ -741,13 +745,13 @@ DENSE_BOX_SECONDS = 3600
 def services_in_box(box: tuple[float, float, float, float]) -> list[int] | None:
     """Ids of services with a location in the box, or None when the box holds many."""
     key = "directory:dense-box:" + ",".join(f"{edge:.6f}" for edge in box)
-    if django_cache.get(key):
+    if local_cache.get(key):
         return None
     with connection.cursor() as cursor:
         cursor.execute(BOX_PROBE_SQL, box_probe_args(box))
         ids = cursor.fetchone()[0]
     if ids is None:
-        django_cache.set(key, True, DENSE_BOX_SECONDS)
+        local_cache.set(key, True, DENSE_BOX_SECONDS)
     return ids
 
 

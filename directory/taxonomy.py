@@ -11,10 +11,14 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache as django_cache
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import translation
+from django.utils.connection import ConnectionProxy
 from django.utils.translation import gettext_lazy as _
+
+# This process's own memory (settings.CACHES, "local"): never Redis, read on every search page.
+local_cache = ConnectionProxy(caches, "local")
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 VOCABULARY = "handoff"
@@ -379,7 +383,7 @@ def term_choices() -> list[tuple[str, str]]:
     """
     language = translation.get_language() or "en"
     key = f"{TERM_CHOICES_KEY}:{language}"
-    rows = django_cache.get(key)
+    rows = local_cache.get(key)
     if rows is None:
         from directory.models import TaxonomyTerm
 
@@ -396,15 +400,15 @@ def term_choices() -> list[tuple[str, str]]:
                 (str(child), "\u2003" + child_name)
                 for *_key, child, child_name in sorted(children.get(pk, []))
             )
-        django_cache.set(key, rows, TERM_CHOICES_SECONDS)
+        local_cache.set(key, rows, TERM_CHOICES_SECONDS)
     return [("", _("Any type of service")), *rows]
 
 
 def forget_term_choices(**_kwargs) -> None:
     keys = [f"{TERM_CHOICES_KEY}:{language}" for language, _name in settings.LANGUAGES]
-    django_cache.delete_many(keys)
+    local_cache.delete_many(keys)
     # And once the edit commits: a page made before then may have kept the list as it was.
-    transaction.on_commit(lambda: django_cache.delete_many(keys))
+    transaction.on_commit(lambda: local_cache.delete_many(keys))
 
 
 def need_choices() -> list[tuple[str, str]]:

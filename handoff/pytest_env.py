@@ -14,5 +14,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("SECURE_COOKIES", "false")
 # Every test user gets a password; PBKDF2's 1,000,000 rounds would cost ~0.3 s each.
 os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
-# A key prefix of its own per run, so stale Redis groups from an earlier run never reach us.
-os.environ.setdefault("CHANNELS_PREFIX", f"handoff-test-{uuid.uuid4().hex[:8]}")
+# Key prefixes of its own per run, so stale Redis groups or cache entries (failed sign-ins
+# counted by an earlier run) never reach us, and clearing the cache touches only this run's.
+_RUN = f"handoff-test-{uuid.uuid4().hex[:8]}"
+os.environ.setdefault("CHANNELS_PREFIX", _RUN)
+os.environ.setdefault("CACHE_PREFIX", _RUN)

@@ -154,6 +154,22 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Caches. "default" is Redis when REDIS_URL is set, so every process shares it: allauth
+# counts failed sign-ins there, and with a memory of its own each process would allow its own
+# five. "local" is always this process's memory: what the search keeps for itself (a word's
+# spellings, boxes with many locations, the taxonomy's list) is read on every search page, in
+# microseconds from memory; directory.search and directory.taxonomy say how stale each may be.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+}
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_PREFIX", "handoff"),
+    }
+
 # --- Background work: Django's tasks API with the database backend; `manage.py db_worker`.
 TASKS = {
     "default": {

@@ -8,10 +8,22 @@ from tests.factories import ClinicFactory, OrganizationFactory, member
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (the search form keeps the taxonomy's list there)."""
-    from django.core.cache import cache
+    """Each test starts with empty caches: "local" (the search form keeps the taxonomy's list
+    there) and "default" (allauth counts failed sign-ins there: in Redis with REDIS_URL)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
-    cache.clear()
+    for alias in ("default", "local"):
+        cache = caches[alias]
+        if isinstance(cache, RedisCache):
+            # Only this run's keys (handoff.pytest_env gives the run a prefix of its own), not
+            # the whole database: the same Redis holds the channel layer's groups.
+            redis = cache._cache.get_client(write=True)
+            keys = list(redis.scan_iter(match=cache.make_key("*")))
+            if keys:
+                redis.delete(*keys)
+        else:
+            cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -40,6 +48,49 @@ def test_repeated_failed_sign_ins_are_rate_limited(client, staff):
         assert response.status_code == 200
     # Even the right password is refused while the limit holds.
     response = client.post(url, {"login": staff.email, "password": TEST_PASSWORD})
+    assert response.status_code == 429 or "Too many failed" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+# Another portal process, as daphne runs several in production: a Python of its own, with the
+# same settings, where five sign-ins for ``email`` have failed (allauth's own count of them).
+OTHER_PROCESS = """
+import sys
+import django
+
+django.setup()
+from allauth.account.adapter import get_adapter
+from django.test import RequestFactory
+
+request = RequestFactory().post("/accounts/login/")
+for _ in range(5):
+    get_adapter(request).pre_authenticate(request, email=sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(
+    not settings.REDIS_URL, reason="one process without REDIS_URL: its memory is the cache"
+)
+def test_failed_sign_ins_in_another_process_count_toward_the_limit_here(client, staff):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "handoff.settings",
+        "ALLOWED_HOSTS": "testserver",
+    }
+    other = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, staff.email],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.returncode == 0, other.stderr
+
+    # Here, even the right password is refused while the limit holds.
+    response = client.post(
+        reverse("account_login"), {"login": staff.email, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 429 or "Too many failed" in response.content.decode()
     assert "_auth_user_id" not in client.session
 

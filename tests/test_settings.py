@@ -26,6 +26,7 @@ print(json.dumps({
     "tz": s.TIME_ZONE,
     "pool": s.DATABASES["default"].get("OPTIONS", {}).get("pool"),
     "conn_max_age": s.DATABASES["default"]["CONN_MAX_AGE"],
+    "caches": s.CACHES,
 }))
 """
 
@@ -41,6 +42,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
             "ALLOWED_HOSTS",
             "DATABASE_URL",
             "REDIS_URL",
+            "CACHE_PREFIX",
             "EMAIL_BACKEND",
             "TIME_ZONE",
             "TEST_DATABASE_NAME",
@@ -78,6 +80,11 @@ def test_debug_gives_a_development_key_sqlite_and_in_memory_layer():
     assert s["db_name"].endswith("handoff.sqlite3")
     assert s["test_name"].endswith("test_handoff.sqlite3")
     assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    # One process: both caches in its memory.
+    assert {alias: c["BACKEND"] for alias, c in s["caches"].items()} == {
+        "default": "django.core.cache.backends.locmem.LocMemCache",
+        "local": "django.core.cache.backends.locmem.LocMemCache",
+    }
     assert s["email"] == "django.core.mail.backends.console.EmailBackend"
     assert "127.0.0.1" in s["hosts"]
 
@@ -97,6 +104,14 @@ def test_database_url_and_redis_url_choose_postgresql_and_redis():
     assert s["test_name"] == "test_handoff"
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
     assert s["layer_hosts"] == ["redis://cache.internal:6379/2"]
+    # The shared cache in the same Redis (allauth's counts of failed sign-ins reach every
+    # process); the search's own keeps stay in each process's memory.
+    assert s["caches"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache.internal:6379/2",
+        "KEY_PREFIX": "handoff",
+    }
+    assert s["caches"]["local"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert s["hosts"] == ["handoff.example.org", "www.handoff.example.org"]
     assert s["tz"] == "America/Chicago"
 

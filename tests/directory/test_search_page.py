@@ -81,3 +81,20 @@ def test_the_results_fragment_runs_no_more_queries_than_the_page(
 
     assert response.content.decode().lstrip().startswith('<div id="results">')
     assert response.content.decode().count('data-testid="result"') == 20
+
+
+def test_the_search_keeps_its_lookups_in_the_process_memory_not_the_shared_cache(
+    client, referrer, food_bank
+):
+    """A word's spellings and the taxonomy's list are read on every search page: they stay in
+    the process's own memory ("local"), not in the cache every process shares ("default",
+    Redis when REDIS_URL is set), which would cost a round trip each."""
+    from django.core.cache import caches
+
+    pantries(food_bank, 3)
+    client.force_login(referrer)
+    search_page_queries(client)
+
+    for key in ("directory:term-choices:en", "directory:spellings:pantry"):
+        assert caches["local"].get(key) is not None, key
+        assert caches["default"].get(key) is None, key
