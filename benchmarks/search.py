@@ -11,9 +11,9 @@ keeps one already built at that size) and signs a referrer in. Then the same fix
 searches (words + need + near a ZIP within 10 miles + open now, first page with facet
 counts) runs through the full Django view with the test client, search by search at each
 size in turn, and each request's SQL is also replayed alone on a plain cursor. Prints p50/p95
-of both and their ratio, the ratio within each order (over its half of the mix), the growth of the request p95
-between the two sizes, and the EXPLAIN (ANALYZE) of one search's statements at the largest
-size.
+of both and their ratio, the ratio within each order (over its half of the mix), the growth
+of the request p95 between the two sizes, and the EXPLAIN (ANALYZE) of one search's
+statements at the largest size.
 
 Why interleaved: this shared machine's speed drifts by up to half within minutes. Measured
 one size after the other, the growth figure compared two different machines; measured
@@ -25,11 +25,12 @@ finds the rows the first one read in PostgreSQL's buffers and the CPU's caches. 
 took 0.46 ms longer when it ran first (median; 0.90 ms for the 20 searches with the longest
 SQL), and the request 0.48 ms less when it ran second (1.17 ms). With the SQL always second,
 as until then, every ratio favoured the SQL: 1.53× in that pair of runs, against 1.41× with
-the request always second. So each worker first
-runs the whole mix twice (which also warms its caches) and keeps the statements each search
-ran the second time: what the measured requests run, each word's spellings already looked
-up. Then the even searches run the request first and replay what it ran; the odd ones
-replay the statements kept, then run the request. Both orders' ratios are printed too.
+the request always second. So each worker first runs the whole mix twice (which also warms
+its caches) and keeps the statements each search ran the second time: what the measured
+requests run, each word's spellings already looked up. Then the even searches run the
+request first and replay what it ran; the odd ones replay the statements kept, then run the
+request. Both orders' ratios are printed too, and how many SQL-first replays ran as many
+statements as their request (all of them, unless a cache entry expired between the passes).
 
 "Open now" decides how many services pass the hours filter: at 11:00 on a weekday most
 do, on a Sunday evening few. --at sets the search's clock (directory.search's "now" only,
@@ -192,8 +193,8 @@ def replay(statements: list[str]) -> float:
 def search_once(client, params: dict[str, str], kept: list[str], sql_first: bool) -> dict:
     """One search through the view and its SQL alone, in the order given.
 
-    SQL first replays ``kept`` (what the same search ran in the worker's first pass); SQL
-    second replays what the request just ran.
+    SQL first replays ``kept`` (what the same search ran in the worker's second pass before
+    the measured searches); SQL second replays what the request just ran.
     """
     sql_ms = replay(kept) if sql_first else None
     response, statements, request_ms = run_search(client, params)
