@@ -22,7 +22,6 @@ from datetime import datetime
 
 import zipcodes
 from django.conf import settings
-from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -47,7 +46,6 @@ from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
-from django.utils.connection import ConnectionProxy
 
 from directory.models import (
     SUPPORTED_TIMEZONES,
@@ -62,10 +60,7 @@ from directory.models import (
     ServiceNeed,
     words_of,
 )
-from directory.taxonomy import TermTree, english_words_for
-
-# This process's own memory (settings.CACHES, "local"): never Redis, read on every search page.
-local_cache = ConnectionProxy(caches, "local")
+from directory.taxonomy import TermTree, english_words_for, local_cache
 
 PAGE_SIZE = 20
 # Held here: zoneinfo keeps only the 8 zones used last, and "open now" converts the time to
