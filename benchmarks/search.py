@@ -1,6 +1,6 @@
 """Directory search benchmark (a benchmark, not a timed test).
 
-    .venv/bin/python benchmarks/search.py [--sizes 100000,10000] [--searches 200]
+    .venv/bin/python benchmarks/search.py [--sizes 100000,10000] [--searches 200] [--rounds 2]
                                           [--at 2026-11-24T11:00-05:00] [--reuse]
 
 Each size has its own PostgreSQL database, named after BENCH_DATABASE_URL's (default
@@ -10,10 +10,10 @@ directory there (generate_directory: N services at 0.6·N locations around Bosto
 keeps one already built at that size) and signs a referrer in. Then the same fixed mix of
 searches (words + need + near a ZIP within 10 miles + open now, first page with facet
 counts) runs through the full Django view with the test client, search by search at each
-size in turn, and each request's SQL is also replayed alone on a plain cursor. Prints p50/p95
-of both and their ratio, the ratio within each order (over its half of the mix), the growth
-of the request p95 between the two sizes, and the EXPLAIN (ANALYZE) of one search's
-statements at the largest size.
+size in turn, and each request's SQL is also replayed alone on a plain cursor. The mix runs
+--rounds times (each round's figures pooled: 400 of each at the default 2). Prints p50/p95 of
+both and their ratio, the ratio within each order, the growth of the request p95 between the
+two sizes, and the EXPLAIN (ANALYZE) of one search's statements at the largest size.
 
 Why interleaved: this shared machine's speed drifts by up to half within minutes. Measured
 one size after the other, the growth figure compared two different machines; measured
@@ -27,10 +27,17 @@ SQL), and the request 0.48 ms less when it ran second (1.17 ms). With the SQL al
 as until then, every ratio favoured the SQL: 1.53× in that pair of runs, against 1.41× with
 the request always second. So each worker first runs the whole mix twice (which also warms
 its caches) and keeps the statements each search ran the second time: what the measured
-requests run, each word's spellings already looked up. Then the even searches run the
-request first and replay what it ran; the odd ones replay the statements kept, then run the
-request. Both orders' ratios are printed too, and how many SQL-first replays ran as many
-statements as their request (all of them, unless a cache entry expired between the passes).
+requests run, each word's spellings already looked up. Then, in the first round, the even
+searches run the request first and replay what it ran; the odd ones replay the statements
+kept, then run the request; each next round swaps them, so with an even number of rounds
+every search is measured as often in one order as in the other. Both orders' ratios are
+printed too, and how many SQL-first replays ran as many statements as their request (all of
+them, unless a cache entry expired between the passes).
+
+Why two rounds by default: the p95 of 200 searches is about their tenth slowest, so it moves
+with a few of them. On 2026-12-06 (a slower machine than the one above), nine runs of one
+round each gave request/SQL at p95 of 1.37 to 1.51× on the same code and databases; each
+order's half also held different searches, so their two ratios differed by up to 0.23.
 
 "Open now" decides how many services pass the hours filter: at 11:00 on a weekday most
 do, on a Sunday evening few. --at sets the search's clock (directory.search's "now" only,
@@ -269,8 +276,9 @@ def worker(size: int, searches: int, at: datetime | None, reuse: bool) -> None:
         for line in sys.stdin:
             command = line.split()
             if command[0] == "search":
-                i = int(command[1])
-                found = search_once(client, mix[i], kept[i], sql_first=i % 2 == 1)
+                i, round_ = int(command[1]), int(command[2])
+                found = search_once(client, mix[i], kept[i], sql_first=(i + round_) % 2 == 1)
+                found["search"] = i
                 print(json.dumps(found), flush=True)
             elif command[0] == "explain":
                 explain(at)
@@ -350,7 +358,14 @@ def figures(size: int, results: list[dict[str, float]]) -> dict[str, float]:
             orders.append(
                 f"{name} {request_p95 / sql_p95:.2f}× ({request_p95:.1f} / {sql_p95:.1f} ms)"
             )
-    print(f"           request/SQL at p95 in each order (its half of the mix): {', '.join(orders)}")
+    searches = {r["search"] for r in results}
+    both = {r["search"] for r in results if r["sql_first"]} & {
+        r["search"] for r in results if not r["sql_first"]
+    }
+    print(
+        f"           request/SQL at p95 in each order ({len(both)} of {len(searches)} searches"
+        f" measured in both): {', '.join(orders)}"
+    )
     replays = [r for r in results if r["sql_first"]]
     same = sum(r["replayed"] == r["queries"] for r in replays)
     print(
@@ -419,6 +434,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,10000")
     parser.add_argument("--searches", type=int, default=200)
     parser.add_argument(
+        "--rounds", type=int, default=2, help="how many times the mix runs (figures pooled)"
+    )
+    parser.add_argument(
         "--at", type=datetime.fromisoformat, help="the search's clock (ISO 8601 with offset)"
     )
     parser.add_argument(
@@ -445,14 +463,17 @@ def main() -> None:
         workers.append(Worker(size, args))
         if workers[-1].answer() != "ready":
             raise SystemExit(f"the {size}-service worker did not start")
+    rounds = max(1, args.rounds)
     print(
-        f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn:",
+        f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn"
+        + (f", {rounds} rounds:" if rounds > 1 else ":"),
         flush=True,
     )
-    for i in range(args.searches):
-        # Alternate which size goes first, so neither always follows the other.
-        for w in workers if i % 2 == 0 else workers[::-1]:
-            w.results.append(json.loads(w.ask(f"search {i}")))
+    for round_ in range(rounds):
+        for i in range(args.searches):
+            # Alternate which size goes first, so neither always follows the other.
+            for w in workers if (i + round_) % 2 == 0 else workers[::-1]:
+                w.results.append(json.loads(w.ask(f"search {i} {round_}")))
     results = {w.size: figures(w.size, w.results) for w in workers}
     if len(sizes) == 2:
         large, small = sizes
