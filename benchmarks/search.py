@@ -447,6 +447,8 @@ def main() -> None:
     )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one size's process
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     if args.worker:
         worker(args.worker, args.searches, args.at, args.reuse)
         return
@@ -463,7 +465,7 @@ def main() -> None:
         workers.append(Worker(size, args))
         if workers[-1].answer() != "ready":
             raise SystemExit(f"the {size}-service worker did not start")
-    rounds = max(1, args.rounds)
+    rounds = args.rounds
     print(
         f"{args.searches} searches, each at {' and '.join(f'{s:,}' for s in sizes)} services in turn"
         + (f", {rounds} rounds:" if rounds > 1 else ":"),

@@ -59,6 +59,13 @@ def drop_databases(settings: dict, names: list[str]) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def test_search_benchmark_refuses_fewer_than_one_round_before_building_anything():
+    result = run_script("search.py", "--rounds", "0", env=dict(os.environ), timeout=60)
+    assert result.returncode == 2
+    assert "--rounds must be 1 or more" in result.stderr
+    assert result.stdout == ""
+
+
 def test_search_benchmark_runs_each_size_in_its_database_and_prints_its_figures():
     settings = connection.settings_dict
     prefix = f"{settings['NAME']}_bench"
