@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import importlib
 from datetime import UTC, datetime, time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -540,3 +542,10 @@ def test_migration_0011_keeps_a_name_the_directory_chose_for_the_branch():
     migration.forward(apps, None)
 
     assert TaxonomyTerm.objects.get(vocabulary="handoff", code="transit").name == "Getting Around"
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="on PostgreSQL it reorders the rows")
+def test_reorder_search_rows_says_there_is_nothing_to_do_without_postgresql(db):
+    out = StringIO()
+    call_command("reorder_search_rows", stdout=out)
+    assert out.getvalue().startswith("Nothing to do: search rows are kept on PostgreSQL only")

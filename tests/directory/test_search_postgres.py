@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, date, datetime, time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -678,3 +681,52 @@ def test_a_bulk_refresh_writes_the_rows_of_one_branch_together(db):
     by_branch = sorted(created, key=lambda item: (item[0] is None, item[0] or "", item[1]))
     assert written == [pk for _code, pk in by_branch]
     assert written != [pk for _code, pk in created]
+
+
+def test_reorder_search_rows_writes_rows_edited_one_at_a_time_back_in_branch_order(db):
+    """Edits write their rows wherever there is room; manage.py reorder_search_rows puts
+    every row back in branch order, and the rows, the search and later edits are as before."""
+    branches = ["work.reentry-employment", "housing.help-find-housing.housing-vouchers", None]
+    with deferred_search_rows():
+        created = [
+            (
+                code,
+                directory_service(name=f"Service {code} {round_}", terms=(code,) if code else ()),
+            )
+            for round_ in range(3)
+            for code in branches
+        ]
+    for _code, service in reversed(created):  # edits, one at a time: rows move to free space
+        service.set_capacity(Service.Capacity.WAITLIST, by=None)
+    by_branch = [
+        service.pk
+        for _code, service in sorted(
+            created, key=lambda item: (item[0] is None, item[0] or "", item[1].pk)
+        )
+    ]
+
+    def written() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT service_id FROM directory_servicesearch ORDER BY ctid")
+            return [service_id for (service_id,) in cursor.fetchall()]
+
+    assert written() != by_branch
+    rows = search_rows()
+    housing = names(SearchParams(q="housing vouchers"))
+    out = StringIO()
+
+    call_command("reorder_search_rows", stdout=out)
+
+    assert written() == by_branch
+    assert search_rows() == rows
+    assert names(SearchParams(q="housing vouchers")) == housing != []
+    assert re.search(
+        r"^Wrote 9 search rows in taxonomy order in [\d.]+ s: \d+ pages before, \d+ after\.$",
+        out.getvalue(),
+        re.MULTILINE,
+    ), out.getvalue()
+    service = Service.objects.get(pk=created[0][1].pk)
+    service.name = "Renamed After Reordering"
+    service.save()
+    service.refresh_search_document()
+    assert names(SearchParams(q="renamed reordering")) == ["Renamed After Reordering"]
