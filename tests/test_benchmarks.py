@@ -60,7 +60,10 @@ def drop_databases(settings: dict, names: list[str]) -> None:
 
 
 def test_search_benchmark_refuses_fewer_than_one_round_before_building_anything():
-    result = run_script("search.py", "--rounds", "0", env=dict(os.environ), timeout=60)
+    # Nothing listens on port 1: were the check missing, the script would fail to connect
+    # instead of building a directory in a real benchmark database.
+    env = {**os.environ, "BENCH_DATABASE_URL": "postgres://postgres@127.0.0.1:1/handoff_bench"}
+    result = run_script("search.py", "--rounds", "0", env=env, timeout=60)
     assert result.returncode == 2
     assert "--rounds must be 1 or more" in result.stderr
     assert result.stdout == ""
